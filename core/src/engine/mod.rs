@@ -1,0 +1,395 @@
+//! The QuickJS engine: the only module that touches rquickjs. A session owns one
+//! [`Engine`]; every run goes through [`Engine::run`] with its [`RunContext`], and what
+//! JavaScript produced comes back as owned values.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rquickjs::context::EvalOptions;
+use rquickjs::{
+    CatchResultExt, CaughtError, Context, Ctx, Function, Object, Persistent, Runtime, Value,
+};
+use serde_json::{json, Map, Value as Json};
+
+use rquickjs::promise::PromiseState;
+
+use crate::event::EventType;
+use crate::limits::{stack_remaining, StopReason};
+use crate::run::RunContext;
+use crate::template::Settings;
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// The run a session's engine is executing, shared with the interrupt handler, host
+/// functions and `cancel`.
+pub(crate) type ActiveRun = Mutex<Option<Arc<RunContext>>>;
+
+/// Preferred JavaScript stack: deep enough for real code, far inside any thread's stack.
+const PREFERRED_STACK: usize = 1024 * 1024;
+/// Stack kept free below the JavaScript limit for host frames.
+const STACK_RESERVE: usize = 256 * 1024;
+
+/// What to run.
+pub(crate) enum Code<'a> {
+    /// A global script (repl snippets, files outside ESM mode, `eval` startup files).
+    Script { source: &'a str, name: &'a str },
+}
+
+/// What a run produced.
+pub(crate) enum Outcome {
+    /// Completed; the value payload `{type, preview, json?}`.
+    Value(Json),
+    /// Threw; the exception payload `{name, message, stack}`.
+    Exception(Json),
+    /// Stopped by a limit or a cancel.
+    Stopped(StopReason),
+    /// The engine itself failed (a bug).
+    Failed(String),
+}
+
+/// One QuickJS runtime and context.
+pub(crate) struct Engine {
+    // Declared first so it is released before the context and runtime.
+    helpers: Persistent<Object<'static>>,
+    context: Context,
+    runtime: Runtime,
+    active: Arc<ActiveRun>,
+    rejections: Arc<Mutex<Vec<PendingRejection>>>,
+    strict: bool,
+}
+
+/// A rejected promise nobody has handled (yet).
+struct PendingRejection {
+    promise: usize,
+    reason: Held,
+}
+
+/// A saved JavaScript value. Only touched while the runtime lock is held (inside the
+/// rejection tracker or `Context::with`), which is what makes moving it across threads sound.
+struct Held(Persistent<Value<'static>>);
+
+// SAFETY: see `Held`: every access happens under the runtime lock.
+unsafe impl Send for Held {}
+
+impl Engine {
+    /// Builds a runtime with the template's memory limit, the interrupt handler that
+    /// enforces the run limits, the console shim and the timers.
+    pub fn new(settings: &Settings, host: &crate::modules::Host, active: Arc<ActiveRun>) -> Result<Engine, String> {
+        let runtime = Runtime::new().map_err(|e| format!("cannot create a runtime: {e}"))?;
+        runtime.set_memory_limit((settings.limits.mem_mb as usize).saturating_mul(1 << 20));
+        let watched = active.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            let run = watched.lock().clone();
+            match run {
+                Some(run) => {
+                    let stop = run.guard.check().is_some();
+                    if !stop {
+                        run.maybe_flush();
+                    }
+                    stop
+                }
+                None => false,
+            }
+        })));
+        let rejections: Arc<Mutex<Vec<PendingRejection>>> = Arc::default();
+        let tracked = rejections.clone();
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx: Ctx<'_>, promise: Value<'_>, reason: Value<'_>, handled: bool| {
+                let id = identity(&promise);
+                let mut pending = tracked.lock();
+                if handled {
+                    pending.retain(|p| p.promise != id);
+                } else {
+                    pending.push(PendingRejection {
+                        promise: id,
+                        reason: Held(Persistent::save(&ctx, reason)),
+                    });
+                }
+            },
+        )));
+        let context = Context::full(&runtime).map_err(|e| format!("cannot create a context: {e}"))?;
+        context.with(|ctx| crate::modules::install(&ctx, host, &active))
+            .map_err(|e| format!("cannot install native modules: {e}"))?;
+        let emitter = active.clone();
+        let helpers = context.with(|ctx| -> Result<_, String> {
+            let prelude: Function = ctx
+                .eval(PRELUDE)
+                .catch(&ctx)
+                .map_err(|e| format!("prelude failed: {e}"))?;
+            let emit = Function::new(ctx.clone(), move |level: String, text: String| {
+                if let Some(run) = emitter.lock().clone() {
+                    run.emit(EventType::Console, json!({"level": level, "text": text}));
+                }
+            })
+            .map_err(|e| format!("cannot create console: {e}"))?;
+            let helpers: Object = prelude
+                .call((emit, settings.runtime.console))
+                .catch(&ctx)
+                .map_err(|e| format!("prelude failed: {e}"))?;
+            Ok(Persistent::save(&ctx, helpers))
+        })?;
+        Ok(Engine {
+            helpers,
+            context,
+            runtime,
+            active,
+            rejections,
+            strict: settings.runtime.strict,
+        })
+    }
+
+    /// Evaluates a library file in the global scope (before any startup file).
+    pub fn load_library(&self, name: &str, source: &str) -> Result<(), String> {
+        self.context.with(|ctx| {
+            let mut options = EvalOptions::default();
+            options.strict = false;
+            options.filename = Some(format!("library:{name}"));
+            ctx.eval_with_options::<(), _>(source, options)
+                .catch(&ctx)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Heap bytes in use by this runtime.
+    pub fn memory_used(&self) -> usize {
+        self.runtime.memory_usage().memory_used_size as usize
+    }
+
+    /// Runs `code` under `run`'s limits, settles its promises and timers, and describes
+    /// the result. `globals` sets `__ARGS__` and `__ENV__` first.
+    pub fn run(&self, run: &Arc<RunContext>, code: Code<'_>, globals: Option<(&Json, &Json)>) -> Outcome {
+        self.runtime.set_max_stack_size(stack_budget());
+        *self.active.lock() = Some(run.clone());
+        let outcome = self.context.with(|ctx| {
+            let helpers = match self.helpers.clone().restore(&ctx) {
+                Ok(h) => h,
+                Err(e) => return Outcome::Failed(format!("engine helpers lost: {e}")),
+            };
+            let outcome = self.run_in(&ctx, &helpers, run, code, globals);
+            if outcome_is_final(&outcome) || run.guard.stopped().is_some() {
+                self.discard_pending(&ctx, &helpers);
+            }
+            outcome
+        });
+        *self.active.lock() = None;
+        match run.guard.stopped() {
+            Some(reason) => Outcome::Stopped(reason),
+            None => outcome,
+        }
+    }
+
+    fn run_in<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        code: Code<'_>,
+        globals: Option<(&Json, &Json)>,
+    ) -> Outcome {
+        if let Some((args, env)) = globals {
+            let set: Function = match helpers.get("setGlobals") {
+                Ok(f) => f,
+                Err(e) => return Outcome::Failed(e.to_string()),
+            };
+            if let Err(e) = set.call::<_, ()>((args.to_string(), env.to_string())).catch(ctx) {
+                return self.caught(ctx, helpers, run, e);
+            }
+        }
+        let evaluated = match code {
+            Code::Script { source, name } => {
+                let mut options = EvalOptions::default();
+                options.strict = self.strict;
+                options.filename = Some(name.to_string());
+                ctx.eval_with_options::<Value, _>(source, options).catch(ctx)
+            }
+        };
+        let value = match evaluated {
+            Ok(v) => v,
+            Err(e) => return self.caught(ctx, helpers, run, e),
+        };
+        if let Some(outcome) = self.settle(ctx, helpers, run) {
+            return outcome;
+        }
+        let value = match value.as_promise() {
+            Some(promise) => match promise.state() {
+                PromiseState::Resolved => match promise.result::<Value>() {
+                    Some(Ok(v)) => v,
+                    Some(Err(e)) => return self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e)),
+                    None => value.clone(),
+                },
+                PromiseState::Rejected => {
+                    let reason = promise.result::<Value>().and_then(|r| r.err());
+                    self.rejections.lock().retain(|p| p.promise != identity(&value));
+                    return match reason {
+                        Some(e) => self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e)),
+                        None => Outcome::Failed("rejected promise without reason".into()),
+                    };
+                }
+                PromiseState::Pending => value.clone(),
+            },
+            None => value,
+        };
+        self.describe(ctx, helpers, run, value)
+    }
+
+    /// Drives promise jobs and timers until nothing is pending, a limit stops the run or
+    /// a timer callback or unhandled rejection ends it with an exception.
+    fn settle<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>) -> Option<Outcome> {
+        let next_delay: Function = helpers.get("nextTimerDelay").ok()?;
+        let run_due: Function = helpers.get("runDueTimer").ok()?;
+        loop {
+            while ctx.execute_pending_job() {
+                if run.guard.stopped().is_some() {
+                    return Some(Outcome::Stopped(run.guard.stopped()?));
+                }
+            }
+            if let Some(outcome) = self.unhandled_rejection(ctx, helpers, run) {
+                return Some(outcome);
+            }
+            if let Some(reason) = run.guard.check() {
+                return Some(Outcome::Stopped(reason));
+            }
+            let delay: f64 = match next_delay.call(()) {
+                Ok(d) => d,
+                Err(e) => return Some(Outcome::Failed(e.to_string())),
+            };
+            if delay < 0.0 {
+                return None;
+            }
+            if delay > 0.0 {
+                run.flush();
+                if let Some(reason) = wait(run, Duration::from_micros((delay * 1000.0) as u64)) {
+                    return Some(Outcome::Stopped(reason));
+                }
+            }
+            if let Err(e) = run_due.call::<_, bool>(()).catch(ctx) {
+                return Some(self.caught(ctx, helpers, run, e));
+            }
+        }
+    }
+
+    fn unhandled_rejection<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>) -> Option<Outcome> {
+        let first = {
+            let mut pending = self.rejections.lock();
+            if pending.is_empty() {
+                return None;
+            }
+            pending.remove(0)
+        };
+        let reason = first.reason.0.restore(ctx).ok()?;
+        Some(self.exception(ctx, helpers, run, reason))
+    }
+
+    /// After a run ends abnormally, drops its timers, jobs and rejections so nothing of it
+    /// runs in the next execution.
+    fn discard_pending<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>) {
+        if let Ok(clear) = helpers.get::<_, Function>("clearTimers") {
+            let _ = clear.call::<_, ()>(());
+        }
+        // Jobs still run here, but a stopped guard interrupts any that loops, and the
+        // recorder refuses their output. The bound ends a job that endlessly re-queues.
+        for _ in 0..100_000 {
+            if !ctx.execute_pending_job() {
+                break;
+            }
+        }
+        let leftovers = std::mem::take(&mut *self.rejections.lock());
+        for r in leftovers {
+            let _ = r.reason.0.restore(ctx);
+        }
+    }
+
+    fn caught<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, error: CaughtError<'js>) -> Outcome {
+        if let Some(reason) = run.guard.stopped() {
+            return Outcome::Stopped(reason);
+        }
+        match error {
+            CaughtError::Exception(e) => self.exception(ctx, helpers, run, e.into_value()),
+            CaughtError::Value(v) => self.exception(ctx, helpers, run, v),
+            CaughtError::Error(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    fn exception<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, thrown: Value<'js>) -> Outcome {
+        if let Some(reason) = run.guard.stopped() {
+            return Outcome::Stopped(reason);
+        }
+        let describe: Function = match helpers.get("exception") {
+            Ok(f) => f,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        match describe.call::<_, Vec<String>>((thrown,)).catch(ctx) {
+            Ok(parts) if parts.len() == 3 => {
+                Outcome::Exception(json!({"name": parts[0], "message": parts[1], "stack": parts[2]}))
+            }
+            Ok(_) => Outcome::Failed("exception helper returned a malformed description".into()),
+            Err(_) if run.guard.stopped().is_some() => Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled)),
+            Err(e) => Outcome::Exception(json!({"name": "Error", "message": e.to_string(), "stack": ""})),
+        }
+    }
+
+    fn describe<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, value: Value<'js>) -> Outcome {
+        let describe: Function = match helpers.get("describe") {
+            Ok(f) => f,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        match describe.call::<_, Vec<Option<String>>>((value,)).catch(ctx) {
+            Ok(mut parts) if parts.len() == 3 => {
+                let json_text = parts.pop().flatten();
+                let preview = parts.pop().flatten().unwrap_or_default();
+                let kind = parts.pop().flatten().unwrap_or_default();
+                let mut payload = Map::new();
+                payload.insert("type".into(), Json::String(kind));
+                payload.insert("preview".into(), Json::String(preview));
+                if let Some(parsed) = json_text.and_then(|t| serde_json::from_str::<Json>(&t).ok()) {
+                    payload.insert("json".into(), parsed);
+                }
+                Outcome::Value(Json::Object(payload))
+            }
+            Ok(_) => Outcome::Failed("describe helper returned a malformed description".into()),
+            Err(e) => self.caught(ctx, helpers, run, e),
+        }
+    }
+}
+
+fn outcome_is_final(outcome: &Outcome) -> bool {
+    !matches!(outcome, Outcome::Value(_))
+}
+
+/// Sleeps until `delay` has passed, waking early for a stop; returns the stop reason.
+fn wait(run: &RunContext, delay: Duration) -> Option<StopReason> {
+    let until = std::time::Instant::now() + delay;
+    loop {
+        if let Some(reason) = run.guard.check() {
+            return Some(reason);
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return None;
+        }
+        let slice = (until - now).min(run.guard.wall_remaining()).min(Duration::from_millis(5));
+        std::thread::sleep(slice.max(Duration::from_micros(100)));
+    }
+}
+
+/// The JavaScript stack limit for a run on the calling thread: the preferred size when the
+/// thread has room, otherwise half of what is left, so overflow is a `RangeError` and
+/// never a crash of the thread.
+fn stack_budget() -> usize {
+    match stack_remaining() {
+        Some(left) if left >= PREFERRED_STACK + STACK_RESERVE => PREFERRED_STACK,
+        Some(left) => left / 2,
+        None => 256 * 1024,
+    }
+}
+
+/// Identity of a JavaScript object (its heap address), for matching promises.
+fn identity(value: &Value<'_>) -> usize {
+    if value.is_object() {
+        // SAFETY: reading the pointer of an object value; it is not dereferenced.
+        unsafe { rquickjs::qjs::JS_VALUE_GET_PTR(value.as_raw()) as usize }
+    } else {
+        0
+    }
+}

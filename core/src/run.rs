@@ -1,0 +1,253 @@
+//! The context of one running execution: every event flows through it, to storage and to
+//! the live watcher, and it holds the run's limits.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::event::{system_payload, Event, EventType, SystemLevel};
+use crate::execution::{Execution, ExecutionStatus, Metrics};
+use crate::limits::{Guard, StopReason};
+use crate::store::Store;
+use crate::template::Limits;
+use crate::timestamp;
+
+/// Receives each event of an execution, in order, as it happens. An `Err` (or a panic) is
+/// reported once as a `system` event and does not stop the execution.
+pub type EventWatcher = Box<dyn FnMut(&Event) -> std::result::Result<(), String> + Send>;
+
+/// Pending events are committed at least this often while a run goes on, so other threads
+/// and processes can read them.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+
+/// One execution while it runs.
+pub(crate) struct RunContext {
+    pub guard: Guard,
+    pub limits: Limits,
+    store: Arc<Store>,
+    recorder: Mutex<Recorder>,
+    watcher: Mutex<Option<EventWatcher>>,
+    host_calls: AtomicU64,
+}
+
+struct Recorder {
+    exec: Execution,
+    inserted: bool,
+    pending: Vec<Event>,
+    next_seq: u64,
+    output_bytes: u64,
+    last_flush: Instant,
+    watcher_failed: bool,
+    flush_error: Option<String>,
+}
+
+/// Whether an event was stored or refused by a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    Stored,
+    Refused,
+}
+
+impl RunContext {
+    /// Starts a run on the calling thread (whose CPU clock `cpu_ms` measures).
+    pub fn start(
+        store: Arc<Store>,
+        exec: Execution,
+        limits: Limits,
+        watcher: Option<EventWatcher>,
+    ) -> Arc<Self> {
+        Arc::new(RunContext {
+            guard: Guard::start(&limits),
+            limits,
+            store,
+            recorder: Mutex::new(Recorder {
+                exec,
+                inserted: false,
+                pending: Vec::with_capacity(4),
+                next_seq: 1,
+                output_bytes: 0,
+                last_flush: Instant::now(),
+                watcher_failed: false,
+                flush_error: None,
+            }),
+            watcher: Mutex::new(watcher),
+            host_calls: AtomicU64::new(0),
+        })
+    }
+
+    pub fn execution_id(&self) -> String {
+        self.recorder.lock().exec.id.clone()
+    }
+
+    /// Records an event produced by the code. Refused (and the run stopped) when it would
+    /// pass `max_events` or `max_output_kb`, or when the run is already stopping.
+    pub fn emit(&self, event_type: EventType, payload: Value) -> Recorded {
+        if self.guard.stopped().is_some() {
+            return Recorded::Refused;
+        }
+        let size = payload_size(&payload);
+        {
+            let rec = self.recorder.lock();
+            let count = rec.next_seq - 1;
+            if count + 1 > self.limits.max_events {
+                drop(rec);
+                self.guard.stop(StopReason::MaxEvents);
+                return Recorded::Refused;
+            }
+            if rec.output_bytes + size > self.limits.max_output_kb * 1024 {
+                drop(rec);
+                self.guard.stop(StopReason::MaxOutput);
+                return Recorded::Refused;
+            }
+        }
+        self.record(event_type, payload, size);
+        Recorded::Stored
+    }
+
+    /// Records a `system` event; these are the run's own notes and pass the output limits
+    /// (at most a handful per run).
+    pub fn system(&self, level: SystemLevel, message: &str) {
+        let payload = system_payload(level, message);
+        let size = payload_size(&payload);
+        self.record(EventType::System, payload, size);
+    }
+
+    fn record(&self, event_type: EventType, payload: Value, size: u64) {
+        let event = {
+            let mut rec = self.recorder.lock();
+            let event = Event {
+                execution_id: rec.exec.id.clone(),
+                seq: rec.next_seq,
+                ts: timestamp::now(),
+                event_type,
+                payload,
+            };
+            rec.next_seq += 1;
+            rec.output_bytes += size;
+            rec.pending.push(event.clone());
+            event
+        };
+        self.notify(&event);
+        self.maybe_flush();
+    }
+
+    fn notify(&self, event: &Event) {
+        let failure = {
+            let mut watcher = self.watcher.lock();
+            let Some(watch) = watcher.as_mut() else { return };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watch(event))) {
+                Ok(Ok(())) => None,
+                Ok(Err(message)) => Some(message),
+                Err(_) => Some("the event watcher panicked".to_string()),
+            }
+        };
+        if let Some(message) = failure {
+            let first = !std::mem::replace(&mut self.recorder.lock().watcher_failed, true);
+            if first {
+                self.system(
+                    SystemLevel::Warn,
+                    &format!("event watcher failed: {message}; the execution goes on"),
+                );
+            }
+        }
+    }
+
+    /// Hands the watcher back once the run is over (for the next startup file).
+    pub fn take_watcher(&self) -> Option<EventWatcher> {
+        self.watcher.lock().take()
+    }
+
+    /// Counts one call into a native module.
+    pub fn count_host_call(&self) {
+        self.host_calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Commits pending events when the last commit is older than the flush interval.
+    pub fn maybe_flush(&self) {
+        let mut rec = self.recorder.lock();
+        if rec.last_flush.elapsed() >= FLUSH_INTERVAL {
+            self.flush_locked(&mut rec);
+        }
+    }
+
+    /// Commits pending events now (before a blocking host call, for instance).
+    pub fn flush(&self) {
+        let mut rec = self.recorder.lock();
+        self.flush_locked(&mut rec);
+    }
+
+    fn flush_locked(&self, rec: &mut Recorder) {
+        rec.last_flush = Instant::now();
+        if rec.inserted && rec.pending.is_empty() {
+            return;
+        }
+        rec.exec.metrics = self.metrics(rec);
+        match self.store.flush_execution(&rec.exec, !rec.inserted, &rec.pending) {
+            Ok(()) => {
+                rec.inserted = true;
+                rec.pending.clear();
+            }
+            // Keep the events and try again at the next flush; the final one reports it.
+            Err(e) => rec.flush_error = Some(e.to_string()),
+        }
+    }
+
+    fn metrics(&self, rec: &Recorder) -> Metrics {
+        Metrics {
+            duration_ms: self.guard.elapsed().as_secs_f64() * 1000.0,
+            cpu_ms: self.guard.cpu_used_ns() as f64 / 1e6,
+            event_count: rec.next_seq - 1,
+            output_bytes: rec.output_bytes,
+            host_calls: self.host_calls.load(Ordering::Relaxed),
+            limit: self
+                .guard
+                .stopped()
+                .and_then(StopReason::limit_name)
+                .map(str::to_string),
+        }
+    }
+
+    /// Ends the run: sets the final status, commits everything and returns the record.
+    pub fn finish(
+        &self,
+        status: ExecutionStatus,
+        result: Option<Value>,
+        error: Option<String>,
+    ) -> Result<Execution> {
+        let mut rec = self.recorder.lock();
+        rec.exec.status = status;
+        rec.exec.result = result;
+        rec.exec.error = error;
+        rec.exec.ended_at = Some(timestamp::now());
+        rec.flush_error = None;
+        self.flush_locked(&mut rec);
+        if let Some(e) = rec.flush_error.take() {
+            return Err(crate::Error::Internal(format!(
+                "could not store execution {}: {e}",
+                rec.exec.id
+            )));
+        }
+        Ok(rec.exec.clone())
+    }
+}
+
+/// Bytes a payload counts against `max_output_kb`: its JSON text.
+fn payload_size(payload: &Value) -> u64 {
+    struct Counter(u64);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, payload);
+    counter.0
+}

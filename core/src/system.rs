@@ -1,0 +1,795 @@
+//! [`VmSystem`]: the entry point. Holds the storage and the live sessions of this process,
+//! and implements every operation of the SPEC on top of them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Value as Json};
+
+use crate::engine::{ActiveRun, Code, Engine, Outcome};
+use crate::error::{Error, Result};
+use crate::event::{EventType, SystemLevel};
+use crate::execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
+use crate::library::{self, InstalledLibrary, LibraryInfo};
+use crate::limits::StopReason;
+use crate::modules::{self, ModuleInfo};
+use crate::owner;
+use crate::paths;
+use crate::run::{EventWatcher, RunContext};
+use crate::session::{RuntimeSummary, Session, SessionStatus};
+use crate::store::{NameTable, Owner, Store};
+use crate::template::{
+    require_non_empty, validate_capability, validate_engine, Capability, Settings, StartupFile,
+    StartupMode, Template, TemplateDetail,
+};
+use crate::{timestamp, Event};
+
+/// Options for [`VmSystem::open_with`].
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Folder of installed libraries; default `.vm-cache/libraries/` beside the database
+    /// (or in the working directory for an in-memory database).
+    pub library_cache: Option<PathBuf>,
+}
+
+/// A vm-system database and the live sessions this process runs on it.
+///
+/// Cheap to clone; clones share everything. `Send + Sync`: call it from any thread.
+/// Dropping the last clone closes its live sessions.
+#[derive(Clone)]
+pub struct VmSystem {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    owner: Owner,
+    library_cache: PathBuf,
+    sessions: RwLock<HashMap<String, Arc<LiveSession>>>,
+    running: Mutex<HashMap<String, Arc<RunContext>>>,
+}
+
+/// A session whose runtime lives in this process.
+struct LiveSession {
+    worktree: PathBuf,
+    settings: Settings,
+    /// `None` once closed. Locked for the length of an execution: `try_lock` failing
+    /// means busy.
+    engine: Mutex<Option<Engine>>,
+    active: Arc<ActiveRun>,
+}
+
+/// What one execution runs.
+struct Job {
+    kind: ExecutionKind,
+    input: Option<String>,
+    path: Option<String>,
+    args: Json,
+    env: Json,
+    source: String,
+    globals: bool,
+}
+
+impl VmSystem {
+    /// Opens (or creates) a database file, migrating its schema forward.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    /// Opens a database file with options.
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
+        let path = path.as_ref();
+        if path.as_os_str().is_empty() {
+            return Err(Error::validation("database path is empty"));
+        }
+        let store = Store::open(path)?;
+        let beside = path.parent().unwrap_or(Path::new(".")).join(".vm-cache/libraries");
+        Ok(Self::with_store(store, options.library_cache.unwrap_or(beside)))
+    }
+
+    /// Opens a private in-memory database (gone when the last clone is dropped).
+    pub fn open_in_memory() -> Result<Self> {
+        Self::open_in_memory_with(OpenOptions::default())
+    }
+
+    /// Opens an in-memory database with options.
+    pub fn open_in_memory_with(options: OpenOptions) -> Result<Self> {
+        let store = Store::open_in_memory()?;
+        let cache = options
+            .library_cache
+            .unwrap_or_else(|| PathBuf::from(".vm-cache/libraries"));
+        Ok(Self::with_store(store, cache))
+    }
+
+    fn with_store(store: Store, library_cache: PathBuf) -> Self {
+        VmSystem {
+            inner: Arc::new(Inner {
+                store: Arc::new(store),
+                owner: owner::register_instance(),
+                library_cache,
+                sessions: RwLock::default(),
+                running: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Closes every live session of this instance (also done on drop).
+    pub fn close(&self) {
+        self.inner.close_all();
+    }
+
+    /// The folder installed libraries are kept in.
+    pub fn library_cache(&self) -> &Path {
+        &self.inner.library_cache
+    }
+
+    // ---- templates ----
+
+    /// Creates a template with the default settings. `engine` must be `quickjs`.
+    pub fn create_template(&self, name: &str, engine: &str) -> Result<Template> {
+        require_non_empty("name", name)?;
+        validate_engine(engine)?;
+        let now = timestamp::now();
+        let template = Template {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            engine: engine.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        self.inner.store.insert_template(&template, &Settings::default())?;
+        Ok(template)
+    }
+
+    /// A template with its settings, startup files, capabilities, modules and libraries.
+    pub fn get_template(&self, template_id: &str) -> Result<TemplateDetail> {
+        let store = &self.inner.store;
+        Ok(TemplateDetail {
+            template: store.template(template_id)?,
+            settings: store.settings(template_id)?,
+            startup_files: store.startup_files(template_id)?,
+            capabilities: store.capabilities(template_id)?,
+            modules: store.names(NameTable::Modules, template_id)?,
+            libraries: store.names(NameTable::Libraries, template_id)?,
+        })
+    }
+
+    /// Every template, oldest first.
+    pub fn list_templates(&self) -> Result<Vec<Template>> {
+        self.inner.store.list_templates()
+    }
+
+    /// Deletes a template and everything attached to it. Sessions built from it keep
+    /// running and stay as history.
+    pub fn delete_template(&self, template_id: &str) -> Result<()> {
+        self.inner.store.delete_template(template_id)
+    }
+
+    /// Applies a partial settings update, e.g. `{"limits": {"cpu_ms": 100}}`; every field is
+    /// validated and nothing changes when one is wrong. Returns the new settings.
+    pub fn update_settings(&self, template_id: &str, patch: &Json) -> Result<Settings> {
+        self.inner
+            .store
+            .update_settings(template_id, &timestamp::now(), |s| s.apply_patch(patch))
+    }
+
+    /// Adds a startup file (path relative to the future worktree; mode `eval` or `module`).
+    pub fn add_startup_file(
+        &self,
+        template_id: &str,
+        path: &str,
+        order_index: i64,
+        mode: &str,
+    ) -> Result<StartupFile> {
+        let mode = StartupMode::parse(mode)?;
+        let normal = paths::check_relative(path).map_err(|e| match e {
+            paths::PathError::NotFound(_) => Error::validation("startup file path is required"),
+            invalid => Error::from(invalid),
+        })?;
+        let file = StartupFile {
+            path: normal.to_string_lossy().into_owned(),
+            order_index,
+            mode,
+        };
+        self.inner
+            .store
+            .add_startup_file(template_id, &file, &timestamp::now())?;
+        Ok(file)
+    }
+
+    /// Startup files sorted by `order_index` (ties in insertion order).
+    pub fn list_startup_files(&self, template_id: &str) -> Result<Vec<StartupFile>> {
+        self.inner.store.startup_files(template_id)
+    }
+
+    /// Removes the startup file with this path.
+    pub fn remove_startup_file(&self, template_id: &str, path: &str) -> Result<()> {
+        let normal = paths::check_relative(path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| path.to_string());
+        self.inner
+            .store
+            .remove_startup_file(template_id, &normal, &timestamp::now())
+    }
+
+    /// Adds (or replaces) a capability record.
+    pub fn add_capability(
+        &self,
+        template_id: &str,
+        kind: &str,
+        name: &str,
+        enabled: bool,
+        config: &Json,
+    ) -> Result<Capability> {
+        validate_capability(kind, name, config)?;
+        let cap = Capability {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            enabled,
+            config: config.clone(),
+        };
+        self.inner
+            .store
+            .add_capability(template_id, &cap, &timestamp::now())?;
+        Ok(cap)
+    }
+
+    /// Capabilities in insertion order.
+    pub fn list_capabilities(&self, template_id: &str) -> Result<Vec<Capability>> {
+        self.inner.store.capabilities(template_id)
+    }
+
+    /// Enables a native module (`database`, `fs`, `exec`).
+    pub fn add_module(&self, template_id: &str, name: &str) -> Result<()> {
+        modules::check_name(name)?;
+        self.inner
+            .store
+            .add_name(NameTable::Modules, template_id, name, &timestamp::now())
+    }
+
+    /// Disables a native module.
+    pub fn remove_module(&self, template_id: &str, name: &str) -> Result<()> {
+        self.inner
+            .store
+            .remove_name(NameTable::Modules, template_id, name, &timestamp::now())
+    }
+
+    /// The template's enabled modules, sorted.
+    pub fn list_modules(&self, template_id: &str) -> Result<Vec<String>> {
+        self.inner.store.names(NameTable::Modules, template_id)
+    }
+
+    /// Every native module with its description and functions.
+    pub fn available_modules(&self) -> Vec<ModuleInfo> {
+        modules::available()
+    }
+
+    /// Enables a catalog library.
+    pub fn add_library(&self, template_id: &str, name: &str) -> Result<()> {
+        library::check_name(name)?;
+        self.inner
+            .store
+            .add_name(NameTable::Libraries, template_id, name, &timestamp::now())
+    }
+
+    /// Disables a library.
+    pub fn remove_library(&self, template_id: &str, name: &str) -> Result<()> {
+        self.inner
+            .store
+            .remove_name(NameTable::Libraries, template_id, name, &timestamp::now())
+    }
+
+    /// The template's enabled libraries, sorted.
+    pub fn list_libraries(&self, template_id: &str) -> Result<Vec<String>> {
+        self.inner.store.names(NameTable::Libraries, template_id)
+    }
+
+    /// The library catalog.
+    pub fn available_libraries(&self) -> Vec<LibraryInfo> {
+        library::available()
+    }
+
+    /// Installs a catalog library into the cache: from `from` (a local copy of the file)
+    /// or else with `npm pack`. The file's SHA-256 must match the catalog.
+    pub fn install_library(&self, name: &str, from: Option<&Path>) -> Result<InstalledLibrary> {
+        library::install(&self.inner.library_cache, name, from)
+    }
+
+    /// Libraries present (and intact) in the cache.
+    pub fn installed_libraries(&self) -> Result<Vec<InstalledLibrary>> {
+        library::installed(&self.inner.library_cache)
+    }
+
+    // ---- sessions ----
+
+    /// Creates a session: builds its runtime, loads libraries, runs the startup files.
+    pub fn create_session(
+        &self,
+        template_id: &str,
+        workspace_id: &str,
+        base_commit_oid: &str,
+        worktree_path: &str,
+    ) -> Result<Session> {
+        self.create_session_watched(template_id, workspace_id, base_commit_oid, worktree_path, None)
+    }
+
+    /// [`create_session`](Self::create_session), with a watcher for the startup files' events.
+    pub fn create_session_watched(
+        &self,
+        template_id: &str,
+        workspace_id: &str,
+        base_commit_oid: &str,
+        worktree_path: &str,
+        watcher: Option<EventWatcher>,
+    ) -> Result<Session> {
+        require_non_empty("template_id", template_id)?;
+        require_non_empty("workspace_id", workspace_id)?;
+        require_non_empty("base_commit_oid", base_commit_oid)?;
+        require_non_empty("worktree_path", worktree_path)?;
+        let worktree = Path::new(worktree_path);
+        if !worktree.is_absolute() {
+            return Err(Error::validation(format!(
+                "worktree_path {worktree_path:?} must be an absolute path"
+            )));
+        }
+        if !worktree.is_dir() {
+            return Err(Error::validation(format!(
+                "worktree_path {worktree_path:?} is not an existing directory"
+            )));
+        }
+        let worktree = worktree
+            .canonicalize()
+            .map_err(|e| Error::validation(format!("worktree_path {worktree_path:?}: {e}")))?;
+        let detail = self.get_template(template_id)?;
+        let session = Session {
+            id: uuid::Uuid::new_v4().to_string(),
+            template_id: template_id.to_string(),
+            workspace_id: workspace_id.to_string(),
+            base_commit_oid: base_commit_oid.to_string(),
+            worktree_path: worktree.to_string_lossy().into_owned(),
+            status: SessionStatus::Starting,
+            created_at: timestamp::now(),
+            closed_at: None,
+            last_error: None,
+        };
+        self.inner.store.insert_session(&session, &self.inner.owner)?;
+        match self.start(&session, &detail, worktree, watcher) {
+            Ok(live) => {
+                self.inner.store.set_session_status(&session.id, SessionStatus::Ready, None, None)?;
+                self.inner.sessions.write().insert(session.id.clone(), Arc::new(live));
+                self.get_session(&session.id)
+            }
+            Err(error) => {
+                let message = error.to_string();
+                self.inner.store.set_session_status(
+                    &session.id,
+                    SessionStatus::Crashed,
+                    Some(&message),
+                    None,
+                )?;
+                Err(match error {
+                    Error::InvalidPath { .. } | Error::FileNotFound { .. } => {
+                        error.in_session(&session.id)
+                    }
+                    Error::StartupFailed { .. } => error,
+                    other => Error::StartupFailed {
+                        message: other.to_string(),
+                        session_id: session.id.clone(),
+                    },
+                })
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        session: &Session,
+        detail: &TemplateDetail,
+        worktree: PathBuf,
+        mut watcher: Option<EventWatcher>,
+    ) -> Result<LiveSession> {
+        let failed = |message: String| Error::StartupFailed {
+            message,
+            session_id: session.id.clone(),
+        };
+        let active: Arc<ActiveRun> = Arc::default();
+        let host = modules::Host {
+            worktree: worktree.clone(),
+            modules: detail.modules.clone(),
+        };
+        let engine = Engine::new(&detail.settings, &host, active.clone())
+            .map_err(|e| failed(format!("runtime: {e}")))?;
+        for name in &detail.libraries {
+            let source = library::read_verified(&self.inner.library_cache, name).map_err(failed)?;
+            engine
+                .load_library(name, &source)
+                .map_err(|e| failed(format!("library {name} failed to load: {e}")))?;
+        }
+        let live = LiveSession {
+            worktree,
+            settings: detail.settings.clone(),
+            engine: Mutex::new(None),
+            active,
+        };
+        for file in &detail.startup_files {
+            let resolved = paths::resolve_existing_file(&live.worktree, &file.path).map_err(|e| {
+                Error::from(e).with_message_prefix(&format!("startup file {:?}: ", file.path))
+            })?;
+            let source = read_source(&resolved, &file.path)?;
+            let job = Job {
+                kind: ExecutionKind::Startup,
+                input: None,
+                path: Some(file.path.clone()),
+                args: json!({}),
+                env: json!({}),
+                source,
+                globals: false,
+            };
+            let (result, back) = self.execute(&session.id, &live, &engine, job, watcher);
+            watcher = back;
+            let exec = match result {
+                Ok(exec) => exec,
+                Err(e) => {
+                    return Err(failed(format!(
+                        "startup file {:?} (order {}) failed: {e}",
+                        file.path, file.order_index
+                    )))
+                }
+            };
+            if exec.status != ExecutionStatus::Ok {
+                return Err(failed(format!(
+                    "startup file {:?} (order {}) ended {}: {} (execution {})",
+                    file.path,
+                    file.order_index,
+                    exec.status.as_str(),
+                    exec.error.as_deref().unwrap_or("no detail"),
+                    exec.id
+                )));
+            }
+        }
+        *live.engine.lock() = Some(engine);
+        Ok(live)
+    }
+
+    /// A session record. A session left `starting`/`ready` by a process that has exited
+    /// reads as `closed`, with a `last_error` saying its runtime was lost.
+    pub fn get_session(&self, session_id: &str) -> Result<Session> {
+        let (session, owner) = self.inner.store.session(session_id)?;
+        self.reconcile(session, &owner)
+    }
+
+    /// Sessions, oldest first, optionally only those with `status`.
+    pub fn list_sessions(&self, status: Option<SessionStatus>) -> Result<Vec<Session>> {
+        let rows = self.inner.store.sessions(None)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (session, owner) in rows {
+            let session = self.reconcile(session, &owner)?;
+            if status.is_none_or(|s| s == session.status) {
+                out.push(session);
+            }
+        }
+        Ok(out)
+    }
+
+    fn reconcile(&self, mut session: Session, owner: &Owner) -> Result<Session> {
+        if !session.status.is_live() || owner.instance == self.inner.owner.instance || owner::is_alive(owner) {
+            return Ok(session);
+        }
+        let message = format!(
+            "runtime lost: the process that owned this session (pid {}) exited or closed it",
+            owner.pid
+        );
+        let now = timestamp::now();
+        self.inner
+            .store
+            .set_session_status(&session.id, SessionStatus::Closed, Some(&message), Some(&now))?;
+        let (fresh, _) = self.inner.store.session(&session.id)?;
+        session = fresh;
+        Ok(session)
+    }
+
+    /// Closes a session: interrupts a running execution (it ends `cancelled`), discards the
+    /// runtime and sets `closed_at`. A closed or crashed session is returned as is.
+    pub fn close_session(&self, session_id: &str) -> Result<Session> {
+        let live = self.inner.sessions.write().remove(session_id);
+        match live {
+            Some(live) => self.inner.shut_down(session_id, &live)?,
+            None => {
+                let (session, owner) = self.inner.store.session(session_id)?;
+                if session.status.is_live() && owner.instance != self.inner.owner.instance && owner::is_alive(&owner) {
+                    return Err(Error::SessionNotReady {
+                        message: format!(
+                            "session {session_id} is live in another process (pid {}); close it there",
+                            owner.pid
+                        ),
+                        session_id: session_id.to_string(),
+                    });
+                }
+                if session.status.is_live() {
+                    self.reconcile(session, &owner)?;
+                }
+            }
+        }
+        self.get_session(session_id)
+    }
+
+    /// The live sessions of this process.
+    pub fn runtime_summary(&self) -> RuntimeSummary {
+        let mut ids: Vec<String> = self.inner.sessions.read().keys().cloned().collect();
+        ids.sort();
+        RuntimeSummary {
+            active_sessions: ids.len(),
+            active_session_ids: ids,
+        }
+    }
+
+    // ---- executions ----
+
+    /// Evaluates a snippet as a global script in the session; declarations persist.
+    pub fn repl(&self, session_id: &str, input: &str) -> Result<Execution> {
+        self.repl_watched(session_id, input, None)
+    }
+
+    /// [`repl`](Self::repl), with a watcher that receives each event as it happens.
+    pub fn repl_watched(&self, session_id: &str, input: &str, watcher: Option<EventWatcher>) -> Result<Execution> {
+        let live = self.live(session_id)?;
+        let job = Job {
+            kind: ExecutionKind::Repl,
+            input: Some(input.to_string()),
+            path: None,
+            args: json!({}),
+            env: json!({}),
+            source: input.to_string(),
+            globals: false,
+        };
+        self.execute_live(session_id, &live, job, watcher)
+    }
+
+    /// Runs a worktree file. `args` and `env` (JSON objects; `env` values strings) become
+    /// `globalThis.__ARGS__` and `globalThis.__ENV__`.
+    pub fn run_file(&self, session_id: &str, path: &str, args: &Json, env: &Json) -> Result<Execution> {
+        self.run_file_watched(session_id, path, args, env, None)
+    }
+
+    /// [`run_file`](Self::run_file), with a watcher that receives each event as it happens.
+    pub fn run_file_watched(
+        &self,
+        session_id: &str,
+        path: &str,
+        args: &Json,
+        env: &Json,
+        watcher: Option<EventWatcher>,
+    ) -> Result<Execution> {
+        let args = object_or_empty(args, "args")?;
+        let env = object_or_empty(env, "env")?;
+        if let Some((key, _)) = env.as_object().into_iter().flatten().find(|(_, v)| !v.is_string()) {
+            return Err(Error::validation(format!("env.{key} must be a string")));
+        }
+        let live = self.live(session_id)?;
+        let resolved = paths::resolve_existing_file(&live.worktree, path)?;
+        let source = read_source(&resolved, path)?;
+        let job = Job {
+            kind: ExecutionKind::RunFile,
+            input: None,
+            path: Some(path.to_string()),
+            args,
+            env,
+            source,
+            globals: true,
+        };
+        self.execute_live(session_id, &live, job, watcher)
+    }
+
+    fn live(&self, session_id: &str) -> Result<Arc<LiveSession>> {
+        if let Some(live) = self.inner.sessions.read().get(session_id) {
+            return Ok(live.clone());
+        }
+        let (session, owner) = self.inner.store.session(session_id)?;
+        let session = self.reconcile(session, &owner)?;
+        let message = if session.status == SessionStatus::Ready && owner.instance != self.inner.owner.instance {
+            format!(
+                "session {session_id} runs in another process (pid {}); execute it there",
+                owner.pid
+            )
+        } else {
+            format!(
+                "session {session_id} is {}; create a new session to run code",
+                session.status.as_str()
+            )
+        };
+        Err(Error::SessionNotReady {
+            message,
+            session_id: session_id.to_string(),
+        })
+    }
+
+    fn execute_live(
+        &self,
+        session_id: &str,
+        live: &LiveSession,
+        job: Job,
+        watcher: Option<EventWatcher>,
+    ) -> Result<Execution> {
+        let guard = live.engine.try_lock().ok_or_else(|| Error::SessionBusy {
+            session_id: session_id.to_string(),
+        })?;
+        let Some(engine) = guard.as_ref() else {
+            return Err(Error::SessionNotReady {
+                message: format!("session {session_id} is closed; create a new session to run code"),
+                session_id: session_id.to_string(),
+            });
+        };
+        self.execute(session_id, live, engine, job, watcher).0
+    }
+
+    /// Runs one job and records it; gives the watcher back for the next job.
+    fn execute(
+        &self,
+        session_id: &str,
+        live: &LiveSession,
+        engine: &Engine,
+        job: Job,
+        watcher: Option<EventWatcher>,
+    ) -> (Result<Execution>, Option<EventWatcher>) {
+        let exec = Execution {
+            id: uuid::Uuid::new_v4().to_string(),
+            session_id: session_id.to_string(),
+            kind: job.kind,
+            input: job.input.clone(),
+            path: job.path.clone(),
+            args: job.args.clone(),
+            env: job.env.clone(),
+            status: ExecutionStatus::Running,
+            started_at: timestamp::now(),
+            ended_at: None,
+            result: None,
+            error: None,
+            metrics: Metrics::default(),
+        };
+        let id = exec.id.clone();
+        let run = RunContext::start(self.inner.store.clone(), exec, live.settings.limits, watcher);
+        self.inner.running.lock().insert(id.clone(), run.clone());
+        let echo = match (&job.input, &job.path) {
+            (Some(text), _) => json!({"text": text}),
+            (None, path) => json!({"path": path}),
+        };
+        run.emit(EventType::InputEcho, echo);
+        let name = match job.kind {
+            ExecutionKind::Repl => "<repl>".to_string(),
+            _ => job.path.clone().unwrap_or_default(),
+        };
+        let outcome = if run.guard.stopped().is_some() {
+            Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
+        } else {
+            let globals = job.globals.then_some((&job.args, &job.env));
+            engine.run(&run, Code::Script { source: &job.source, name: &name }, globals)
+        };
+        let result = finish(&run, outcome);
+        self.inner.running.lock().remove(&id);
+        (result, run.take_watcher())
+    }
+
+    /// An execution record.
+    pub fn get_execution(&self, execution_id: &str) -> Result<Execution> {
+        self.inner.store.execution(execution_id)
+    }
+
+    /// A session's executions, newest first, at most `limit` (1 to 10,000).
+    pub fn list_executions(&self, session_id: &str, limit: u32) -> Result<Vec<Execution>> {
+        if !(1..=10_000).contains(&limit) {
+            return Err(Error::validation(format!("limit must be from 1 to 10000, got {limit}")));
+        }
+        self.inner.store.executions(session_id, limit)
+    }
+
+    /// Events with `seq > after_seq`, in order. Readable while the execution runs.
+    pub fn events(&self, execution_id: &str, after_seq: u64) -> Result<Vec<Event>> {
+        self.inner.store.events(execution_id, after_seq)
+    }
+
+    /// Cancels a running execution from any thread; it ends `cancelled`. An execution that
+    /// has already ended is left as it is.
+    pub fn cancel_execution(&self, execution_id: &str) -> Result<()> {
+        if let Some(run) = self.inner.running.lock().get(execution_id) {
+            run.guard.stop(StopReason::Cancelled);
+            return Ok(());
+        }
+        let exec = self.inner.store.execution(execution_id)?;
+        if exec.status == ExecutionStatus::Running {
+            return Err(Error::validation(format!(
+                "execution {execution_id} is not running in this process; cancel it from the process that runs it"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Turns an engine outcome into the stored end of the execution.
+fn finish(run: &RunContext, outcome: Outcome) -> Result<Execution> {
+    let mut outcome = outcome;
+    if let Outcome::Value(payload) = &outcome {
+        if run.emit(EventType::Value, payload.clone()) == crate::run::Recorded::Refused {
+            outcome = Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::MaxOutput));
+        }
+    }
+    if let Outcome::Exception(payload) = &outcome {
+        if run.emit(EventType::Exception, payload.clone()) == crate::run::Recorded::Refused {
+            outcome = Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::MaxOutput));
+        }
+    }
+    match outcome {
+        Outcome::Value(payload) => run.finish(ExecutionStatus::Ok, Some(payload), None),
+        Outcome::Exception(payload) => {
+            let message = payload["message"].as_str().unwrap_or("exception").to_string();
+            run.finish(ExecutionStatus::Error, None, Some(message))
+        }
+        Outcome::Stopped(reason) => {
+            let message = reason.describe(&run.limits);
+            let (status, level) = match reason {
+                StopReason::Cancelled => (ExecutionStatus::Cancelled, SystemLevel::Warn),
+                StopReason::CpuTime | StopReason::WallTime => (ExecutionStatus::Timeout, SystemLevel::Error),
+                StopReason::MaxEvents | StopReason::MaxOutput => (ExecutionStatus::Error, SystemLevel::Error),
+            };
+            run.system(level, &message);
+            let exec = run.finish(status, None, Some(message.clone()))?;
+            if matches!(reason, StopReason::MaxEvents | StopReason::MaxOutput) {
+                return Err(Error::OutputLimitExceeded {
+                    message,
+                    execution_id: exec.id,
+                });
+            }
+            Ok(exec)
+        }
+        Outcome::Failed(message) => {
+            run.system(SystemLevel::Error, &format!("engine failure: {message}"));
+            let exec = run.finish(ExecutionStatus::Error, None, Some(message.clone()))?;
+            Err(Error::Internal(format!("execution {}: {message}", exec.id)))
+        }
+    }
+}
+
+fn read_source(resolved: &Path, shown: &str) -> Result<String> {
+    let bytes = std::fs::read(resolved).map_err(|e| Error::FileNotFound {
+        message: format!("cannot read {shown:?}: {e}"),
+        session_id: None,
+    })?;
+    String::from_utf8(bytes).map_err(|_| Error::validation(format!("{shown:?} is not UTF-8 text")))
+}
+
+fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
+    match value {
+        Json::Null => Ok(json!({})),
+        Json::Object(_) => Ok(value.clone()),
+        other => Err(Error::validation(format!("{what} must be an object, got {other}"))),
+    }
+}
+
+impl Inner {
+    fn shut_down(&self, session_id: &str, live: &LiveSession) -> Result<()> {
+        if let Some(run) = live.active.lock().clone() {
+            run.guard.stop(StopReason::Cancelled);
+        }
+        let engine = live.engine.lock().take();
+        drop(engine);
+        let now = timestamp::now();
+        self.store
+            .set_session_status(session_id, SessionStatus::Closed, None, Some(&now))?;
+        Ok(())
+    }
+
+    fn close_all(&self) {
+        let sessions: Vec<(String, Arc<LiveSession>)> = self.sessions.write().drain().collect();
+        for (id, live) in sessions {
+            let _ = self.shut_down(&id, &live);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.close_all();
+        owner::unregister_instance(&self.owner);
+    }
+}
