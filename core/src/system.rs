@@ -671,6 +671,14 @@ impl VmSystem {
         (result, run.take_watcher())
     }
 
+    /// The id of the execution running in a session of this process right now, if any
+    /// (for cancelling it, e.g. on Ctrl-C, while the call that started it still blocks).
+    pub fn running_execution(&self, session_id: &str) -> Option<String> {
+        let live = self.inner.sessions.read().get(session_id).cloned()?;
+        let run = live.active.lock().clone()?;
+        Some(run.execution_id())
+    }
+
     /// An execution record.
     pub fn get_execution(&self, execution_id: &str) -> Result<Execution> {
         self.inner.store.execution(execution_id)
