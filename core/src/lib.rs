@@ -52,3 +52,12 @@ pub use template::{
     Capability, Limits, Resolver, RuntimeSettings, Settings, StartupFile, StartupMode, Template,
     TemplateDetail, CAPABILITY_KINDS, ENGINE_QUICKJS,
 };
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vm_system_is_send_and_sync() {
+        fn shareable<T: Send + Sync + Clone>() {}
+        shareable::<crate::VmSystem>();
+    }
+}

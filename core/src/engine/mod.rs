@@ -51,7 +51,7 @@ pub(crate) enum Outcome {
 /// One QuickJS runtime and context.
 pub(crate) struct Engine {
     // Declared first so it is released before the context and runtime.
-    helpers: Persistent<Object<'static>>,
+    helpers: Held<Object<'static>>,
     context: Context,
     runtime: Runtime,
     active: Arc<ActiveRun>,
@@ -62,15 +62,18 @@ pub(crate) struct Engine {
 /// A rejected promise nobody has handled (yet).
 struct PendingRejection {
     promise: usize,
-    reason: Held,
+    reason: Held<Value<'static>>,
 }
 
 /// A saved JavaScript value. Only touched while the runtime lock is held (inside the
-/// rejection tracker or `Context::with`), which is what makes moving it across threads sound.
-struct Held(Persistent<Value<'static>>);
+/// rejection tracker or `Context::with`), which is what makes sharing it across threads
+/// sound: the runtime itself is `Send + Sync` under rquickjs's `parallel` feature.
+struct Held<T>(Persistent<T>);
 
 // SAFETY: see `Held`: every access happens under the runtime lock.
-unsafe impl Send for Held {}
+unsafe impl<T> Send for Held<T> {}
+// SAFETY: see `Held`.
+unsafe impl<T> Sync for Held<T> {}
 
 impl Engine {
     /// Builds a runtime with the template's memory limit, the interrupt handler that
@@ -127,7 +130,7 @@ impl Engine {
                 .call((emit, settings.runtime.console))
                 .catch(&ctx)
                 .map_err(|e| format!("prelude failed: {e}"))?;
-            Ok(Persistent::save(&ctx, helpers))
+            Ok(Held(Persistent::save(&ctx, helpers)))
         })?;
         Ok(Engine {
             helpers,
@@ -162,7 +165,7 @@ impl Engine {
         self.runtime.set_max_stack_size(stack_budget());
         *self.active.lock() = Some(run.clone());
         let outcome = self.context.with(|ctx| {
-            let helpers = match self.helpers.clone().restore(&ctx) {
+            let helpers = match self.helpers.0.clone().restore(&ctx) {
                 Ok(h) => h,
                 Err(e) => return Outcome::Failed(format!("engine helpers lost: {e}")),
             };
