@@ -104,3 +104,12 @@ pub(crate) fn install(
 ) -> rquickjs::Result<()> {
     Ok(())
 }
+
+/// The object of an enabled native module (the same one `require` returns), for
+/// `import … from 'database'` in ESM mode; `None` when the module is not enabled.
+pub(crate) fn module_value<'js>(
+    _ctx: &rquickjs::Ctx<'js>,
+    _name: &str,
+) -> rquickjs::Result<Option<rquickjs::Value<'js>>> {
+    Ok(None)
+}
