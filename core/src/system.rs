@@ -70,6 +70,8 @@ struct Job {
     env: Json,
     source: String,
     globals: bool,
+    /// Evaluate as an ES module rather than a global script.
+    module: bool,
 }
 
 impl VmSystem {
@@ -426,6 +428,7 @@ impl VmSystem {
                 env: json!({}),
                 source,
                 globals: false,
+                module: file.mode == StartupMode::Module,
             };
             let (result, back) = self.execute(&session.id, &live, &engine, job, watcher);
             watcher = back;
@@ -543,6 +546,7 @@ impl VmSystem {
             env: json!({}),
             source: input.to_string(),
             globals: false,
+            module: false,
         };
         self.execute_live(session_id, &live, job, watcher)
     }
@@ -578,6 +582,7 @@ impl VmSystem {
             env,
             source,
             globals: true,
+            module: live.settings.runtime.esm,
         };
         self.execute_live(session_id, &live, job, watcher)
     }
@@ -664,7 +669,12 @@ impl VmSystem {
             Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
         } else {
             let globals = job.globals.then_some((&job.args, &job.env));
-            engine.run(&run, Code::Script { source: &job.source, name: &name }, globals)
+            let code = if job.module {
+                Code::Module { source: &job.source, name: &name }
+            } else {
+                Code::Script { source: &job.source, name: &name }
+            };
+            engine.run(&run, code, globals)
         };
         let result = finish(&run, outcome);
         self.inner.running.lock().remove(&id);

@@ -19,6 +19,8 @@ use crate::limits::{stack_remaining, StopReason};
 use crate::run::RunContext;
 use crate::template::Settings;
 
+mod loader;
+
 const PRELUDE: &str = include_str!("prelude.js");
 
 /// The run a session's engine is executing, shared with the interrupt handler, host
@@ -33,7 +35,21 @@ const STACK_RESERVE: usize = 256 * 1024;
 /// What to run.
 pub(crate) enum Code<'a> {
     /// A global script (repl snippets, files outside ESM mode, `eval` startup files).
+    /// Top-level `await` is accepted; declarations still persist.
     Script { source: &'a str, name: &'a str },
+    /// An ES module (files in ESM mode, `module` startup files): its default export is
+    /// the result. `name` is its worktree-relative path.
+    Module { source: &'a str, name: &'a str },
+}
+
+/// How the evaluated value wraps the result.
+enum Wrapper<'js> {
+    /// The value is the result.
+    Plain,
+    /// A promise of `{value}` (a script with top-level await).
+    AsyncScript,
+    /// The module's evaluation promise; the result is its default export.
+    Module(rquickjs::Module<'js, rquickjs::module::Evaluated>),
 }
 
 /// What a run produced.
@@ -57,6 +73,8 @@ pub(crate) struct Engine {
     active: Arc<ActiveRun>,
     rejections: Arc<Mutex<Vec<PendingRejection>>>,
     strict: bool,
+    /// Distinguishes each run of an entry module (QuickJS caches modules by name).
+    module_runs: std::sync::atomic::AtomicU64,
 }
 
 /// A rejected promise nobody has handled (yet).
@@ -111,6 +129,17 @@ impl Engine {
                 }
             },
         )));
+        runtime.set_loader(
+            loader::WorktreeResolver {
+                worktree: host.worktree.clone(),
+                settings: settings.resolver.clone(),
+                native: host.modules.clone(),
+            },
+            loader::WorktreeLoader {
+                worktree: host.worktree.clone(),
+                native: host.modules.clone(),
+            },
+        );
         let context = Context::full(&runtime).map_err(|e| format!("cannot create a context: {e}"))?;
         context.with(|ctx| crate::modules::install(&ctx, host, &active))
             .map_err(|e| format!("cannot install native modules: {e}"))?;
@@ -139,6 +168,7 @@ impl Engine {
             active,
             rejections,
             strict: settings.runtime.strict,
+            module_runs: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -152,11 +182,6 @@ impl Engine {
                 .catch(&ctx)
                 .map_err(|e| e.to_string())
         })
-    }
-
-    /// Heap bytes in use by this runtime.
-    pub fn memory_used(&self) -> usize {
-        self.runtime.memory_usage().memory_used_size as usize
     }
 
     /// Runs `code` under `run`'s limits, settles its promises and timers, and describes
@@ -203,42 +228,84 @@ impl Engine {
             Code::Script { source, name } => {
                 let mut options = EvalOptions::default();
                 options.strict = self.strict;
+                options.promise = source.contains("await");
                 options.filename = Some(name.to_string());
-                ctx.eval_with_options::<Value, _>(source, options).catch(ctx)
+                let wrapper = if options.promise { Wrapper::AsyncScript } else { Wrapper::Plain };
+                ctx.eval_with_options::<Value, _>(source, options)
+                    .catch(ctx)
+                    .map(|v| (v, wrapper))
+            }
+            Code::Module { source, name } => {
+                let run_no = self.module_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let unique = format!("{name}{}{run_no}", loader::ENTRY_SUFFIX);
+                rquickjs::Module::declare(ctx.clone(), unique, source)
+                    .and_then(|m| m.eval())
+                    .catch(ctx)
+                    .map(|(module, promise)| (promise.into_value(), Wrapper::Module(module)))
             }
         };
-        let value = match evaluated {
+        let (value, wrapper) = match evaluated {
             Ok(v) => v,
             Err(e) => return self.caught(ctx, helpers, run, e),
         };
-        if let Some(outcome) = self.settle(ctx, helpers, run) {
+        let own_promise = match wrapper {
+            Wrapper::Plain => 0,
+            _ => identity(&value),
+        };
+        if let Some(outcome) = self.settle(ctx, helpers, run, own_promise) {
             return outcome;
         }
-        let value = match value.as_promise() {
-            Some(promise) => match promise.state() {
-                PromiseState::Resolved => match promise.result::<Value>() {
-                    Some(Ok(v)) => v,
-                    Some(Err(e)) => return self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e)),
-                    None => value.clone(),
+        let value = match wrapper {
+            Wrapper::Plain => value,
+            Wrapper::AsyncScript => match self.settled(ctx, helpers, run, value) {
+                Ok(v) => match v.as_object() {
+                    Some(o) => o.get::<_, Value>("value").unwrap_or(v),
+                    None => v,
                 },
-                PromiseState::Rejected => {
-                    let reason = promise.result::<Value>().and_then(|r| r.err());
-                    self.rejections.lock().retain(|p| p.promise != identity(&value));
-                    return match reason {
-                        Some(e) => self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e)),
-                        None => Outcome::Failed("rejected promise without reason".into()),
-                    };
-                }
-                PromiseState::Pending => value.clone(),
+                Err(outcome) => return outcome,
             },
-            None => value,
+            Wrapper::Module(module) => match self.settled(ctx, helpers, run, value) {
+                Ok(_) => match module.get::<_, Value>("default") {
+                    Ok(v) => v,
+                    Err(_) => Value::new_undefined(ctx.clone()),
+                },
+                Err(outcome) => return outcome,
+            },
+        };
+        let value = match self.settled(ctx, helpers, run, value) {
+            Ok(v) => v,
+            Err(outcome) => return outcome,
         };
         self.describe(ctx, helpers, run, value)
     }
 
+    /// The settled value of a promise (or the value itself when it is none, or still
+    /// pending); a rejection becomes the exception outcome.
+    fn settled<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, value: Value<'js>) -> Result<Value<'js>, Outcome> {
+        let Some(promise) = value.as_promise() else { return Ok(value) };
+        match promise.state() {
+            PromiseState::Pending => Ok(value.clone()),
+            PromiseState::Resolved => match promise.result::<Value>() {
+                Some(Ok(v)) => Ok(v),
+                Some(Err(e)) => Err(self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e))),
+                None => Ok(value.clone()),
+            },
+            PromiseState::Rejected => {
+                let id = identity(&value);
+                self.rejections.lock().retain(|p| p.promise != id);
+                match promise.result::<Value>().and_then(|r| r.err()) {
+                    Some(e) => Err(self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e))),
+                    None => Err(Outcome::Failed("rejected promise without reason".into())),
+                }
+            }
+        }
+    }
+
     /// Drives promise jobs and timers until nothing is pending, a limit stops the run or
     /// a timer callback or unhandled rejection ends it with an exception.
-    fn settle<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>) -> Option<Outcome> {
+    /// `own_promise` is the run's own evaluation promise, whose rejection is the run's
+    /// exception rather than an unhandled one.
+    fn settle<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, own_promise: usize) -> Option<Outcome> {
         let next_delay: Function = helpers.get("nextTimerDelay").ok()?;
         let run_due: Function = helpers.get("runDueTimer").ok()?;
         loop {
@@ -247,7 +314,7 @@ impl Engine {
                     return Some(Outcome::Stopped(run.guard.stopped()?));
                 }
             }
-            if let Some(outcome) = self.unhandled_rejection(ctx, helpers, run) {
+            if let Some(outcome) = self.unhandled_rejection(ctx, helpers, run, own_promise) {
                 return Some(outcome);
             }
             if let Some(reason) = run.guard.check() {
@@ -272,13 +339,11 @@ impl Engine {
         }
     }
 
-    fn unhandled_rejection<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>) -> Option<Outcome> {
+    fn unhandled_rejection<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, own_promise: usize) -> Option<Outcome> {
         let first = {
             let mut pending = self.rejections.lock();
-            if pending.is_empty() {
-                return None;
-            }
-            pending.remove(0)
+            let index = pending.iter().position(|p| p.promise != own_promise)?;
+            pending.remove(index)
         };
         let reason = first.reason.0.restore(ctx).ok()?;
         Some(self.exception(ctx, helpers, run, reason))
