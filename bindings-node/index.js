@@ -1,0 +1,70 @@
+'use strict'
+// The public entry point: the generated loader (binding.js) with one addition. Core errors
+// already arrive as `Error`s whose `code` is the SPEC code; this maps the errors napi raises
+// itself while converting arguments (codes like `StringExpected`) to `VALIDATION_ERROR`, so
+// every failure carries a SPEC code. No other behaviour lives here.
+
+const binding = require('./binding.js')
+
+const ERROR_CODES = Object.freeze([
+  'VALIDATION_ERROR',
+  'TEMPLATE_NOT_FOUND',
+  'SESSION_NOT_FOUND',
+  'EXECUTION_NOT_FOUND',
+  'FILE_NOT_FOUND',
+  'SESSION_NOT_READY',
+  'SESSION_BUSY',
+  'INVALID_PATH',
+  'OUTPUT_LIMIT_EXCEEDED',
+  'STARTUP_MODE_UNSUPPORTED',
+  'MODULE_NOT_ALLOWED',
+  'STARTUP_FAILED',
+  'INTERNAL',
+])
+const SPEC_CODES = new Set(ERROR_CODES)
+const PROMISE_METHODS = new Set(['createSession', 'repl', 'runFile'])
+
+function withSpecCode(error) {
+  if (error instanceof Error && !SPEC_CODES.has(error.code)) {
+    const status = String(error.code)
+    error.code = /^InvalidArg$|Expected$/.test(status) ? 'VALIDATION_ERROR' : 'INTERNAL'
+  }
+  return error
+}
+
+const Native = binding.VmSystem
+
+class VmSystem extends Native {
+  constructor(...args) {
+    try {
+      super(...args)
+    } catch (error) {
+      throw withSpecCode(error)
+    }
+  }
+}
+
+for (const name of Object.getOwnPropertyNames(Native.prototype)) {
+  const descriptor = Object.getOwnPropertyDescriptor(Native.prototype, name)
+  if (name === 'constructor' || typeof descriptor.value !== 'function') continue
+  const method = descriptor.value
+  const wrapped = PROMISE_METHODS.has(name)
+    ? function (...args) {
+        try {
+          return method.apply(this, args).catch((error) => Promise.reject(withSpecCode(error)))
+        } catch (error) {
+          return Promise.reject(withSpecCode(error))
+        }
+      }
+    : function (...args) {
+        try {
+          return method.apply(this, args)
+        } catch (error) {
+          throw withSpecCode(error)
+        }
+      }
+  Object.defineProperty(wrapped, 'name', { value: name })
+  Object.defineProperty(VmSystem.prototype, name, { ...descriptor, value: wrapped })
+}
+
+module.exports = { VmSystem, ERROR_CODES }
