@@ -1,0 +1,92 @@
+"""The shared machinery of the record classes: immutable dataclasses built from the core's
+snake_case dicts, with `to_dict()` giving those dicts back."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
+
+R = TypeVar("R", bound="Record")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 UTC timestamp (``2024-05-01T12:00:00.123Z``) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def format_timestamp(value: datetime) -> str:
+    """The core's form of a timestamp: UTC, milliseconds, ``Z``."""
+    text = value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def field(
+    *,
+    decode: Optional[Callable[[Any], Any]] = None,
+    key: Optional[str] = None,
+    default: Any = dataclasses.MISSING,
+) -> Any:
+    """A record field: `decode` converts the core's value, `key` is its dict key when the
+    attribute name differs (a Python keyword)."""
+    metadata = {"decode": decode, "key": key}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def timestamp() -> Any:
+    """A required timestamp field."""
+    return field(decode=parse_timestamp)
+
+
+def records(cls: Type[R]) -> Any:
+    """A tuple-of-records field."""
+    return field(decode=lambda items: tuple(cls._from_dict(i) for i in items))
+
+
+def strings() -> Any:
+    """A tuple-of-strings field."""
+    return field(decode=tuple)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Record):
+        return value.to_dict()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Record:
+    """Base of every record class: immutable, compared by value, `to_dict()`."""
+
+    @classmethod
+    def _from_dict(cls: Type[R], data: Dict[str, Any]) -> R:
+        values = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            raw = data.get(f.metadata.get("key") or f.name)
+            decode = f.metadata.get("decode")
+            values[f.name] = decode(raw) if decode is not None and raw is not None else raw
+        return cls(**values)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The record as a JSON-compatible dict with the SPEC's snake_case keys
+        (timestamps as RFC 3339 strings, enums as their names)."""
+        out: Dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[f.metadata.get("key") or f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+def frozen(cls: Type[R]) -> Type[R]:
+    """Makes a record class an immutable dataclass."""
+    return dataclasses.dataclass(frozen=True)(cls)  # type: ignore[return-value]
+
+
+__all__: Tuple[str, ...] = ()
