@@ -227,6 +227,9 @@ fn sqlite_error(ctx: &Ctx<'_>, e: &rusqlite::Error) -> rquickjs::Error {
             message.clone().unwrap_or_else(|| failure.to_string()),
             primary_code_name(failure.extended_code & 0xff),
         ),
+        rusqlite::Error::SqlInputError { error, msg, .. } => {
+            (msg.clone(), primary_code_name(error.extended_code & 0xff))
+        }
         other => (other.to_string(), "SQLITE_MISUSE"),
     };
     match code.into_js(ctx) {

@@ -261,7 +261,8 @@ pub(super) fn create<'js>(
                 }
                 Ok(Ended::Stopped) => {
                     let message = format!("exec.run: {what} was killed: the execution was stopped");
-                    note(SystemLevel::Warn, &message);
+                    // Once stopped, the run refuses new output; this note is its own.
+                    run.system(SystemLevel::Warn, &message);
                     Err(throw(&ctx, &message, &[]))
                 }
                 Ok(Ended::Exited(status, output)) => match status.code() {
