@@ -96,13 +96,21 @@ pub(crate) fn install(cache: &Path, name: &str, from: Option<&Path>) -> Result<I
         )));
     }
     std::fs::create_dir_all(cache).map_err(|e| {
-        Error::validation(format!("cannot create library cache {}: {e}", cache.display()))
+        Error::validation(format!(
+            "cannot create library cache {}: {e}",
+            cache.display()
+        ))
     })?;
     let target = cached_file(cache, entry);
-    let partial = target.with_extension("js.partial");
+    // A private partial name: concurrent installs never mix their bytes, and a reader
+    // only ever sees a complete file.
+    let partial = cache.join(format!(".{}.{}.partial", entry.name, uuid::Uuid::new_v4()));
     std::fs::write(&partial, &bytes)
         .and_then(|_| std::fs::rename(&partial, &target))
-        .map_err(|e| Error::internal(format!("cannot store {}: {e}", target.display())))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            Error::validation(format!("cannot store {}: {e}", target.display()))
+        })?;
     Ok(InstalledLibrary {
         name: entry.name.into(),
         path: target.to_string_lossy().into_owned(),
@@ -120,10 +128,13 @@ fn npm_pack_file(entry: &CatalogEntry) -> Result<Vec<u8>> {
         let spec = format!("{}@{}", entry.package, entry.version);
         let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let mut npm = std::process::Command::new("npm");
-        npm.args(["pack", &spec, "--silent"]).current_dir(&work);
+        npm.args(["pack", &spec]).current_dir(&work);
         if interactive {
+            // npm's own progress and notices go straight to the user's terminal.
             eprintln!("vm-system: downloading {spec} with npm pack …");
             npm.stderr(std::process::Stdio::inherit());
+        } else {
+            npm.arg("--silent");
         }
         let out = npm.output().map_err(|e| {
             Error::validation(format!(
@@ -132,20 +143,35 @@ fn npm_pack_file(entry: &CatalogEntry) -> Result<Vec<u8>> {
             ))
         })?;
         if !out.status.success() {
+            let detail = if interactive {
+                "see npm's output above".to_string()
+            } else {
+                String::from_utf8_lossy(&out.stderr).trim().to_string()
+            };
             return Err(Error::validation(format!(
-                "npm pack {spec} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
+                "npm pack {spec} failed ({}): {detail}; check the network and npm's registry configuration, or install from a local copy of {}",
+                out.status, entry.file
             )));
         }
-        let tarball = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim().to_string();
+        let tarball = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let member = format!("package/{}", entry.file);
         let tar = std::process::Command::new("tar")
             .args(["-xzf", &tarball, &member])
             .current_dir(&work)
             .output()
-            .map_err(|e| Error::internal(format!("cannot run tar: {e}")))?;
+            .map_err(|e| {
+                Error::validation(format!(
+                    "cannot run tar to unpack {tarball}: {e}; install tar or install from a local copy of {}",
+                    entry.file
+                ))
+            })?;
         if !tar.status.success() {
-            return Err(Error::internal(format!(
+            return Err(Error::validation(format!(
                 "cannot extract {member} from {tarball}: {}",
                 String::from_utf8_lossy(&tar.stderr).trim()
             )));
