@@ -280,7 +280,7 @@ fn database_parameters_are_bound_never_spliced() {
         ok(
             &vm,
             &sid,
-            &format!("db.query('SELECT count(*) AS n FROM users WHERE name = ?', \"' OR 1=1 --\")")
+            "db.query('SELECT count(*) AS n FROM users WHERE name = ?', \"' OR 1=1 --\")"
         ),
         json!([{"n": 0}])
     );
