@@ -128,7 +128,7 @@ export declare class VmSystem {
    * startup files (their events go to `onEvent`).
    */
   createSession(templateId: string, workspaceId: string, baseCommitOid: string, worktreePath: string, options?: WatchOptions | undefined | null): Promise<Session>
-  /** [`createSession`](Self::create_session), blocking the calling thread. */
+  /** `createSession`, blocking the calling thread (no `onEvent`). */
   createSessionSync(templateId: string, workspaceId: string, baseCommitOid: string, worktreePath: string): Session
   /** A session record. */
   getSession(sessionId: string): Session
@@ -143,11 +143,11 @@ export declare class VmSystem {
   runtimeSummary(): RuntimeSummary
   /** Evaluates a snippet as a global script in the session, off the event loop. */
   repl(sessionId: string, input: string, options?: WatchOptions | undefined | null): Promise<Execution>
-  /** [`repl`](Self::repl), blocking the calling thread. */
+  /** `repl`, blocking the calling thread (no `onEvent`). */
   replSync(sessionId: string, input: string): Execution
   /** Runs a worktree file, off the event loop; `args` / `env` become `__ARGS__` / `__ENV__`. */
   runFile(sessionId: string, path: string, options?: RunFileOptions | undefined | null): Promise<Execution>
-  /** [`runFile`](Self::run_file), blocking the calling thread. */
+  /** `runFile`, blocking the calling thread (no `onEvent`). */
   runFileSync(sessionId: string, path: string, options?: RunFileSyncOptions | undefined | null): Execution
   /** The id of the execution running in a session of this process right now, if any. */
   runningExecution(sessionId: string): string | null
@@ -210,7 +210,7 @@ export interface Execution {
   /** RFC 3339 UTC, once ended. */
   endedAt: string | null
   /** The value payload of a successful run. */
-  result: ValuePayload | null | null
+  result: ValuePayload | null
   /** What went wrong, for any status but `ok`. */
   error: string | null
   /** Cost and limit information. */
