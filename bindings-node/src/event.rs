@@ -22,12 +22,19 @@ pub struct Event {
 
 impl From<vm_system::Event> for Event {
     fn from(e: vm_system::Event) -> Self {
+        let vm_system::Event {
+            execution_id,
+            seq,
+            ts,
+            event_type,
+            payload,
+        } = e;
         Event {
-            execution_id: e.execution_id,
-            seq: e.seq as i64,
-            ts: e.ts,
-            event_type: e.event_type.as_str().to_string(),
-            payload: e.payload,
+            execution_id,
+            seq: seq as i64,
+            ts,
+            event_type: event_type.as_str().to_string(),
+            payload,
         }
     }
 }

@@ -41,20 +41,35 @@ pub struct Execution {
 
 impl From<vm_system::Execution> for Execution {
     fn from(e: vm_system::Execution) -> Self {
+        let vm_system::Execution {
+            id,
+            session_id,
+            kind,
+            input,
+            path,
+            args,
+            env,
+            status,
+            started_at,
+            ended_at,
+            result,
+            error,
+            metrics,
+        } = e;
         Execution {
-            id: e.id,
-            session_id: e.session_id,
-            kind: e.kind.as_str().to_string(),
-            input: e.input,
-            path: e.path,
-            args: e.args,
-            env: e.env,
-            status: e.status.as_str().to_string(),
-            started_at: e.started_at,
-            ended_at: e.ended_at,
-            result: e.result,
-            error: e.error,
-            metrics: e.metrics.into(),
+            id,
+            session_id,
+            kind: kind.as_str().to_string(),
+            input,
+            path,
+            args,
+            env,
+            status: status.as_str().to_string(),
+            started_at,
+            ended_at,
+            result,
+            error,
+            metrics: metrics.into(),
         }
     }
 }
@@ -78,13 +93,21 @@ pub struct Metrics {
 
 impl From<vm_system::Metrics> for Metrics {
     fn from(m: vm_system::Metrics) -> Self {
+        let vm_system::Metrics {
+            duration_ms,
+            cpu_ms,
+            event_count,
+            output_bytes,
+            host_calls,
+            limit,
+        } = m;
         Metrics {
-            duration_ms: m.duration_ms,
-            cpu_ms: m.cpu_ms,
-            event_count: m.event_count as i64,
-            output_bytes: m.output_bytes as i64,
-            host_calls: m.host_calls as i64,
-            limit: m.limit,
+            duration_ms,
+            cpu_ms,
+            event_count: event_count as i64,
+            output_bytes: output_bytes as i64,
+            host_calls: host_calls as i64,
+            limit,
         }
     }
 }

@@ -23,14 +23,23 @@ pub struct LibraryInfo {
 
 impl From<vm_system::LibraryInfo> for LibraryInfo {
     fn from(l: vm_system::LibraryInfo) -> Self {
+        let vm_system::LibraryInfo {
+            name,
+            package,
+            version,
+            file,
+            global,
+            sha256,
+            description,
+        } = l;
         LibraryInfo {
-            name: l.name,
-            package: l.package,
-            version: l.version,
-            file: l.file,
-            global: l.global,
-            sha256: l.sha256,
-            description: l.description,
+            name,
+            package,
+            version,
+            file,
+            global,
+            sha256,
+            description,
         }
     }
 }
@@ -50,11 +59,17 @@ pub struct InstalledLibrary {
 
 impl From<vm_system::InstalledLibrary> for InstalledLibrary {
     fn from(l: vm_system::InstalledLibrary) -> Self {
+        let vm_system::InstalledLibrary {
+            name,
+            path,
+            sha256,
+            size,
+        } = l;
         InstalledLibrary {
-            name: l.name,
-            path: l.path,
-            sha256: l.sha256,
-            size: l.size as i64,
+            name,
+            path,
+            sha256,
+            size: size as i64,
         }
     }
 }

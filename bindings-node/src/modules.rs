@@ -15,10 +15,15 @@ pub struct ModuleInfo {
 
 impl From<vm_system::ModuleInfo> for ModuleInfo {
     fn from(m: vm_system::ModuleInfo) -> Self {
+        let vm_system::ModuleInfo {
+            name,
+            description,
+            functions,
+        } = m;
         ModuleInfo {
-            name: m.name,
-            description: m.description,
-            functions: m.functions,
+            name,
+            description,
+            functions,
         }
     }
 }

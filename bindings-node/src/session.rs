@@ -28,16 +28,27 @@ pub struct Session {
 
 impl From<vm_system::Session> for Session {
     fn from(s: vm_system::Session) -> Self {
+        let vm_system::Session {
+            id,
+            template_id,
+            workspace_id,
+            base_commit_oid,
+            worktree_path,
+            status,
+            created_at,
+            closed_at,
+            last_error,
+        } = s;
         Session {
-            id: s.id,
-            template_id: s.template_id,
-            workspace_id: s.workspace_id,
-            base_commit_oid: s.base_commit_oid,
-            worktree_path: s.worktree_path,
-            status: s.status.as_str().to_string(),
-            created_at: s.created_at,
-            closed_at: s.closed_at,
-            last_error: s.last_error,
+            id,
+            template_id,
+            workspace_id,
+            base_commit_oid,
+            worktree_path,
+            status: status.as_str().to_string(),
+            created_at,
+            closed_at,
+            last_error,
         }
     }
 }
@@ -53,9 +64,13 @@ pub struct RuntimeSummary {
 
 impl From<vm_system::RuntimeSummary> for RuntimeSummary {
     fn from(s: vm_system::RuntimeSummary) -> Self {
+        let vm_system::RuntimeSummary {
+            active_sessions,
+            active_session_ids,
+        } = s;
         RuntimeSummary {
-            active_sessions: s.active_sessions as u32,
-            active_session_ids: s.active_session_ids,
+            active_sessions: active_sessions as u32,
+            active_session_ids,
         }
     }
 }

@@ -21,12 +21,19 @@ pub struct Template {
 
 impl From<vm_system::Template> for Template {
     fn from(t: vm_system::Template) -> Self {
+        let vm_system::Template {
+            id,
+            name,
+            engine,
+            created_at,
+            updated_at,
+        } = t;
         Template {
-            id: t.id,
-            name: t.name,
-            engine: t.engine,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
+            id,
+            name,
+            engine,
+            created_at,
+            updated_at,
         }
     }
 }
@@ -58,18 +65,32 @@ pub struct TemplateDetail {
 
 impl From<vm_system::TemplateDetail> for TemplateDetail {
     fn from(d: vm_system::TemplateDetail) -> Self {
-        let t = d.template;
+        let vm_system::TemplateDetail {
+            template,
+            settings,
+            startup_files,
+            capabilities,
+            modules,
+            libraries,
+        } = d;
+        let vm_system::Template {
+            id,
+            name,
+            engine,
+            created_at,
+            updated_at,
+        } = template;
         TemplateDetail {
-            id: t.id,
-            name: t.name,
-            engine: t.engine,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
-            settings: d.settings.into(),
-            startup_files: d.startup_files.into_iter().map(Into::into).collect(),
-            capabilities: d.capabilities.into_iter().map(Into::into).collect(),
-            modules: d.modules,
-            libraries: d.libraries,
+            id,
+            name,
+            engine,
+            created_at,
+            updated_at,
+            settings: settings.into(),
+            startup_files: startup_files.into_iter().map(Into::into).collect(),
+            capabilities: capabilities.into_iter().map(Into::into).collect(),
+            modules,
+            libraries,
         }
     }
 }
@@ -87,10 +108,15 @@ pub struct Settings {
 
 impl From<vm_system::Settings> for Settings {
     fn from(s: vm_system::Settings) -> Self {
+        let vm_system::Settings {
+            limits,
+            resolver,
+            runtime,
+        } = s;
         Settings {
-            limits: s.limits.into(),
-            resolver: s.resolver.into(),
-            runtime: s.runtime.into(),
+            limits: limits.into(),
+            resolver: resolver.into(),
+            runtime: runtime.into(),
         }
     }
 }
@@ -118,12 +144,19 @@ pub struct Limits {
 // The core bounds every limit far below i64::MAX.
 impl From<vm_system::Limits> for Limits {
     fn from(l: vm_system::Limits) -> Self {
+        let vm_system::Limits {
+            cpu_ms,
+            wall_ms,
+            mem_mb,
+            max_events,
+            max_output_kb,
+        } = l;
         Limits {
-            cpu_ms: l.cpu_ms as i64,
-            wall_ms: l.wall_ms as i64,
-            mem_mb: l.mem_mb as i64,
-            max_events: l.max_events as i64,
-            max_output_kb: l.max_output_kb as i64,
+            cpu_ms: cpu_ms as i64,
+            wall_ms: wall_ms as i64,
+            mem_mb: mem_mb as i64,
+            max_events: max_events as i64,
+            max_output_kb: max_output_kb as i64,
         }
     }
 }
@@ -142,10 +175,15 @@ pub struct Resolver {
 
 impl From<vm_system::Resolver> for Resolver {
     fn from(r: vm_system::Resolver) -> Self {
+        let vm_system::Resolver {
+            roots,
+            extensions,
+            allow_absolute_repo_imports,
+        } = r;
         Resolver {
-            roots: r.roots,
-            extensions: r.extensions,
-            allow_absolute_repo_imports: r.allow_absolute_repo_imports,
+            roots,
+            extensions,
+            allow_absolute_repo_imports,
         }
     }
 }
@@ -163,10 +201,15 @@ pub struct RuntimeSettings {
 
 impl From<vm_system::RuntimeSettings> for RuntimeSettings {
     fn from(r: vm_system::RuntimeSettings) -> Self {
+        let vm_system::RuntimeSettings {
+            esm,
+            strict,
+            console,
+        } = r;
         RuntimeSettings {
-            esm: r.esm,
-            strict: r.strict,
-            console: r.console,
+            esm,
+            strict,
+            console,
         }
     }
 }
@@ -185,10 +228,15 @@ pub struct StartupFile {
 
 impl From<vm_system::StartupFile> for StartupFile {
     fn from(f: vm_system::StartupFile) -> Self {
+        let vm_system::StartupFile {
+            path,
+            order_index,
+            mode,
+        } = f;
         StartupFile {
-            path: f.path,
-            order_index: f.order_index,
-            mode: f.mode.as_str().to_string(),
+            path,
+            order_index,
+            mode: mode.as_str().to_string(),
         }
     }
 }
@@ -210,11 +258,17 @@ pub struct Capability {
 
 impl From<vm_system::Capability> for Capability {
     fn from(c: vm_system::Capability) -> Self {
+        let vm_system::Capability {
+            kind,
+            name,
+            enabled,
+            config,
+        } = c;
         Capability {
-            kind: c.kind,
-            name: c.name,
-            enabled: c.enabled,
-            config: c.config,
+            kind,
+            name,
+            enabled,
+            config,
         }
     }
 }
