@@ -67,4 +67,5 @@ for (const name of Object.getOwnPropertyNames(Native.prototype)) {
   Object.defineProperty(VmSystem.prototype, name, { ...descriptor, value: wrapped })
 }
 
-module.exports = { VmSystem, ERROR_CODES }
+// `__napiBindingTarget` is declared by the generated index.d.ts: keep it.
+module.exports = { VmSystem, ERROR_CODES, __napiBindingTarget: binding.__napiBindingTarget }

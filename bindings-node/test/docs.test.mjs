@@ -52,3 +52,13 @@ test('index.d.ts declares every method, without any or unknown', () => {
   }
   assert.match(code, /repl\(sessionId: string, input: string, options\?: WatchOptions \| undefined \| null\): Promise<Execution>/)
 })
+
+test('CommonJS and ES module entry points export the same objects', async () => {
+  const cjs = require('vm-system')
+  const esm = await import('vm-system')
+  assert.deepEqual(Object.keys(cjs).sort(), ['ERROR_CODES', 'VmSystem', '__napiBindingTarget'])
+  assert.equal(esm.VmSystem, cjs.VmSystem)
+  assert.equal(esm.ERROR_CODES, cjs.ERROR_CODES)
+  assert.equal(esm.__napiBindingTarget, 'native')
+  assert.equal(esm.default, cjs)
+})
