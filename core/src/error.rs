@@ -112,7 +112,9 @@ pub enum Error {
         session_id: String,
     },
     /// Another execution is running in the session.
-    #[error("session {session_id} is busy with another execution; retry when it ends or cancel it")]
+    #[error(
+        "session {session_id} is busy with another execution; retry when it ends or cancel it"
+    )]
     SessionBusy {
         /// The busy session.
         session_id: String,
@@ -204,11 +206,17 @@ impl Error {
     /// Prefixes the human message of a path error (to say which file it was about).
     pub(crate) fn with_message_prefix(self, prefix: &str) -> Self {
         match self {
-            Error::FileNotFound { message, session_id } => Error::FileNotFound {
+            Error::FileNotFound {
+                message,
+                session_id,
+            } => Error::FileNotFound {
                 message: format!("{prefix}{message}"),
                 session_id,
             },
-            Error::InvalidPath { message, session_id } => Error::InvalidPath {
+            Error::InvalidPath {
+                message,
+                session_id,
+            } => Error::InvalidPath {
                 message: format!("{prefix}{message}"),
                 session_id,
             },

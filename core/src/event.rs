@@ -40,7 +40,11 @@ impl EventType {
             "value" => EventType::Value,
             "exception" => EventType::Exception,
             "system" => EventType::System,
-            other => return Err(Error::internal(format!("unknown stored event type {other:?}"))),
+            other => {
+                return Err(Error::internal(format!(
+                    "unknown stored event type {other:?}"
+                )))
+            }
         })
     }
 }

@@ -62,7 +62,11 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
-        let gone = Owner { pid, started: 1, instance: "x".into() };
+        let gone = Owner {
+            pid,
+            started: 1,
+            instance: "x".into(),
+        };
         assert!(!is_alive(&gone));
     }
 }

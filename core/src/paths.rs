@@ -44,7 +44,9 @@ pub(crate) fn check_relative(path: &str) -> Result<PathBuf, PathError> {
         return Err(PathError::NotFound("path is empty".into()));
     }
     if path.contains('\0') {
-        return Err(PathError::Invalid(format!("path {path:?} contains a NUL byte")));
+        return Err(PathError::Invalid(format!(
+            "path {path:?} contains a NUL byte"
+        )));
     }
     let p = Path::new(path);
     if p.is_absolute() || path.starts_with('\\') {
@@ -148,29 +150,65 @@ mod tests {
 
     #[test]
     fn lexical_checks() {
-        assert!(matches!(check_relative("/etc/passwd"), Err(PathError::Invalid(_))));
-        assert!(matches!(check_relative("../x.js"), Err(PathError::Invalid(_))));
-        assert!(matches!(check_relative("a/../../x.js"), Err(PathError::Invalid(_))));
-        assert!(matches!(check_relative("a/../x.js"), Err(PathError::Invalid(_))));
+        assert!(matches!(
+            check_relative("/etc/passwd"),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_relative("../x.js"),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_relative("a/../../x.js"),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_relative("a/../x.js"),
+            Err(PathError::Invalid(_))
+        ));
         assert!(matches!(check_relative(""), Err(PathError::NotFound(_))));
         assert!(matches!(check_relative("."), Err(PathError::NotFound(_))));
-        assert_eq!(check_relative("./src//a.js").unwrap(), PathBuf::from("src/a.js"));
+        assert_eq!(
+            check_relative("./src//a.js").unwrap(),
+            PathBuf::from("src/a.js")
+        );
     }
 
     #[test]
     fn resolves_files_and_refuses_escapes() {
         let (_d, root) = tree();
-        assert_eq!(resolve_existing_file(&root, "src/a.js").unwrap(), root.join("src/a.js"));
-        assert!(matches!(resolve_existing_file(&root, "src/b.js"), Err(PathError::NotFound(_))));
-        assert!(matches!(resolve_existing_file(&root, "src"), Err(PathError::NotFound(_))));
+        assert_eq!(
+            resolve_existing_file(&root, "src/a.js").unwrap(),
+            root.join("src/a.js")
+        );
+        assert!(matches!(
+            resolve_existing_file(&root, "src/b.js"),
+            Err(PathError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve_existing_file(&root, "src"),
+            Err(PathError::NotFound(_))
+        ));
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.js"), "1").unwrap();
         std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret.js"), root.join("s.js")).unwrap();
-        assert!(matches!(resolve_existing_file(&root, "link/secret.js"), Err(PathError::Invalid(_))));
-        assert!(matches!(resolve_existing_file(&root, "s.js"), Err(PathError::Invalid(_))));
-        assert!(matches!(resolve_inside(&root, "link/new.txt"), Err(PathError::Invalid(_))));
+        assert!(matches!(
+            resolve_existing_file(&root, "link/secret.js"),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(matches!(
+            resolve_existing_file(&root, "s.js"),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(matches!(
+            resolve_inside(&root, "link/new.txt"),
+            Err(PathError::Invalid(_))
+        ));
         std::os::unix::fs::symlink(root.join("src/a.js"), root.join("inner.js")).unwrap();
-        assert_eq!(resolve_existing_file(&root, "inner.js").unwrap(), root.join("src/a.js"));
+        assert_eq!(
+            resolve_existing_file(&root, "inner.js").unwrap(),
+            root.join("src/a.js")
+        );
     }
 }

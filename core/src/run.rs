@@ -138,7 +138,9 @@ impl RunContext {
     fn notify(&self, event: &Event) {
         let failure = {
             let mut watcher = self.watcher.lock();
-            let Some(watch) = watcher.as_mut() else { return };
+            let Some(watch) = watcher.as_mut() else {
+                return;
+            };
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watch(event))) {
                 Ok(Ok(())) => None,
                 Ok(Err(message)) => Some(message),
@@ -169,7 +171,7 @@ impl RunContext {
     /// Commits pending events when the last commit is older than the flush interval.
     pub fn maybe_flush(&self) {
         let mut rec = self.recorder.lock();
-        if rec.last_flush.elapsed() >= FLUSH_INTERVAL {
+        if rec.last_flush.elapsed() >= FLUSH_INTERVAL && !(rec.inserted && rec.pending.is_empty()) {
             self.flush_locked(&mut rec);
         }
     }
@@ -177,16 +179,20 @@ impl RunContext {
     /// Commits pending events now (before a blocking host call, for instance).
     pub fn flush(&self) {
         let mut rec = self.recorder.lock();
-        self.flush_locked(&mut rec);
+        if !(rec.inserted && rec.pending.is_empty()) {
+            self.flush_locked(&mut rec);
+        }
     }
 
+    /// Writes the record and the pending events (the record is always rewritten, so the
+    /// final status lands even when no event is pending).
     fn flush_locked(&self, rec: &mut Recorder) {
         rec.last_flush = Instant::now();
-        if rec.inserted && rec.pending.is_empty() {
-            return;
-        }
         rec.exec.metrics = self.metrics(rec);
-        match self.store.flush_execution(&rec.exec, !rec.inserted, &rec.pending) {
+        match self
+            .store
+            .flush_execution(&rec.exec, !rec.inserted, &rec.pending)
+        {
             Ok(()) => {
                 rec.inserted = true;
                 rec.pending.clear();
@@ -198,8 +204,8 @@ impl RunContext {
 
     fn metrics(&self, rec: &Recorder) -> Metrics {
         Metrics {
-            duration_ms: self.guard.elapsed().as_secs_f64() * 1000.0,
-            cpu_ms: self.guard.cpu_used_ns() as f64 / 1e6,
+            duration_ms: micros_as_ms(self.guard.elapsed().as_nanos() as u64),
+            cpu_ms: micros_as_ms(self.guard.cpu_used_ns()),
             event_count: rec.next_seq - 1,
             output_bytes: rec.output_bytes,
             host_calls: self.host_calls.load(Ordering::Relaxed),
@@ -233,6 +239,11 @@ impl RunContext {
         }
         Ok(rec.exec.clone())
     }
+}
+
+/// Nanoseconds as milliseconds with microsecond precision.
+fn micros_as_ms(nanos: u64) -> f64 {
+    (nanos / 1000) as f64 / 1000.0
 }
 
 /// Bytes a payload counts against `max_output_kb`: its JSON text.

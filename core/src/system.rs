@@ -87,8 +87,14 @@ impl VmSystem {
             return Err(Error::validation("database path is empty"));
         }
         let store = Store::open(path)?;
-        let beside = path.parent().unwrap_or(Path::new(".")).join(".vm-cache/libraries");
-        Ok(Self::with_store(store, options.library_cache.unwrap_or(beside)))
+        let beside = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".vm-cache/libraries");
+        Ok(Self::with_store(
+            store,
+            options.library_cache.unwrap_or(beside),
+        ))
     }
 
     /// Opens a private in-memory database (gone when the last clone is dropped).
@@ -141,7 +147,9 @@ impl VmSystem {
             created_at: now.clone(),
             updated_at: now,
         };
-        self.inner.store.insert_template(&template, &Settings::default())?;
+        self.inner
+            .store
+            .insert_template(&template, &Settings::default())?;
         Ok(template)
     }
 
@@ -314,7 +322,13 @@ impl VmSystem {
         base_commit_oid: &str,
         worktree_path: &str,
     ) -> Result<Session> {
-        self.create_session_watched(template_id, workspace_id, base_commit_oid, worktree_path, None)
+        self.create_session_watched(
+            template_id,
+            workspace_id,
+            base_commit_oid,
+            worktree_path,
+            None,
+        )
     }
 
     /// [`create_session`](Self::create_session), with a watcher for the startup files' events.
@@ -356,11 +370,21 @@ impl VmSystem {
             closed_at: None,
             last_error: None,
         };
-        self.inner.store.insert_session(&session, &self.inner.owner)?;
+        self.inner
+            .store
+            .insert_session(&session, &self.inner.owner)?;
         match self.start(&session, &detail, worktree, watcher) {
             Ok(live) => {
-                self.inner.store.set_session_status(&session.id, SessionStatus::Ready, None, None)?;
-                self.inner.sessions.write().insert(session.id.clone(), Arc::new(live));
+                self.inner.store.set_session_status(
+                    &session.id,
+                    SessionStatus::Ready,
+                    None,
+                    None,
+                )?;
+                self.inner
+                    .sessions
+                    .write()
+                    .insert(session.id.clone(), Arc::new(live));
                 self.get_session(&session.id)
             }
             Err(error) => {
@@ -416,9 +440,10 @@ impl VmSystem {
             active,
         };
         for file in &detail.startup_files {
-            let resolved = paths::resolve_existing_file(&live.worktree, &file.path).map_err(|e| {
-                Error::from(e).with_message_prefix(&format!("startup file {:?}: ", file.path))
-            })?;
+            let resolved =
+                paths::resolve_existing_file(&live.worktree, &file.path).map_err(|e| {
+                    Error::from(e).with_message_prefix(&format!("startup file {:?}: ", file.path))
+                })?;
             let source = read_source(&resolved, &file.path)?;
             let job = Job {
                 kind: ExecutionKind::Startup,
@@ -477,7 +502,10 @@ impl VmSystem {
     }
 
     fn reconcile(&self, mut session: Session, owner: &Owner) -> Result<Session> {
-        if !session.status.is_live() || owner.instance == self.inner.owner.instance || owner::is_alive(owner) {
+        if !session.status.is_live()
+            || owner.instance == self.inner.owner.instance
+            || owner::is_alive(owner)
+        {
             return Ok(session);
         }
         let message = format!(
@@ -485,9 +513,12 @@ impl VmSystem {
             owner.pid
         );
         let now = timestamp::now();
-        self.inner
-            .store
-            .set_session_status(&session.id, SessionStatus::Closed, Some(&message), Some(&now))?;
+        self.inner.store.set_session_status(
+            &session.id,
+            SessionStatus::Closed,
+            Some(&message),
+            Some(&now),
+        )?;
         let (fresh, _) = self.inner.store.session(&session.id)?;
         session = fresh;
         Ok(session)
@@ -501,7 +532,10 @@ impl VmSystem {
             Some(live) => self.inner.shut_down(session_id, &live)?,
             None => {
                 let (session, owner) = self.inner.store.session(session_id)?;
-                if session.status.is_live() && owner.instance != self.inner.owner.instance && owner::is_alive(&owner) {
+                if session.status.is_live()
+                    && owner.instance != self.inner.owner.instance
+                    && owner::is_alive(&owner)
+                {
                     return Err(Error::SessionNotReady {
                         message: format!(
                             "session {session_id} is live in another process (pid {}); close it there",
@@ -536,7 +570,12 @@ impl VmSystem {
     }
 
     /// [`repl`](Self::repl), with a watcher that receives each event as it happens.
-    pub fn repl_watched(&self, session_id: &str, input: &str, watcher: Option<EventWatcher>) -> Result<Execution> {
+    pub fn repl_watched(
+        &self,
+        session_id: &str,
+        input: &str,
+        watcher: Option<EventWatcher>,
+    ) -> Result<Execution> {
         let live = self.live(session_id)?;
         let job = Job {
             kind: ExecutionKind::Repl,
@@ -553,7 +592,13 @@ impl VmSystem {
 
     /// Runs a worktree file. `args` and `env` (JSON objects; `env` values strings) become
     /// `globalThis.__ARGS__` and `globalThis.__ENV__`.
-    pub fn run_file(&self, session_id: &str, path: &str, args: &Json, env: &Json) -> Result<Execution> {
+    pub fn run_file(
+        &self,
+        session_id: &str,
+        path: &str,
+        args: &Json,
+        env: &Json,
+    ) -> Result<Execution> {
         self.run_file_watched(session_id, path, args, env, None)
     }
 
@@ -568,7 +613,12 @@ impl VmSystem {
     ) -> Result<Execution> {
         let args = object_or_empty(args, "args")?;
         let env = object_or_empty(env, "env")?;
-        if let Some((key, _)) = env.as_object().into_iter().flatten().find(|(_, v)| !v.is_string()) {
+        if let Some((key, _)) = env
+            .as_object()
+            .into_iter()
+            .flatten()
+            .find(|(_, v)| !v.is_string())
+        {
             return Err(Error::validation(format!("env.{key} must be a string")));
         }
         let live = self.live(session_id)?;
@@ -593,7 +643,9 @@ impl VmSystem {
         }
         let (session, owner) = self.inner.store.session(session_id)?;
         let session = self.reconcile(session, &owner)?;
-        let message = if session.status == SessionStatus::Ready && owner.instance != self.inner.owner.instance {
+        let message = if session.status == SessionStatus::Ready
+            && owner.instance != self.inner.owner.instance
+        {
             format!(
                 "session {session_id} runs in another process (pid {}); execute it there",
                 owner.pid
@@ -622,7 +674,9 @@ impl VmSystem {
         })?;
         let Some(engine) = guard.as_ref() else {
             return Err(Error::SessionNotReady {
-                message: format!("session {session_id} is closed; create a new session to run code"),
+                message: format!(
+                    "session {session_id} is closed; create a new session to run code"
+                ),
                 session_id: session_id.to_string(),
             });
         };
@@ -654,7 +708,12 @@ impl VmSystem {
             metrics: Metrics::default(),
         };
         let id = exec.id.clone();
-        let run = RunContext::start(self.inner.store.clone(), exec, live.settings.limits, watcher);
+        let run = RunContext::start(
+            self.inner.store.clone(),
+            exec,
+            live.settings.limits,
+            watcher,
+        );
         self.inner.running.lock().insert(id.clone(), run.clone());
         let echo = match (&job.input, &job.path) {
             (Some(text), _) => json!({"text": text}),
@@ -670,9 +729,15 @@ impl VmSystem {
         } else {
             let globals = job.globals.then_some((&job.args, &job.env));
             let code = if job.module {
-                Code::Module { source: &job.source, name: &name }
+                Code::Module {
+                    source: &job.source,
+                    name: &name,
+                }
             } else {
-                Code::Script { source: &job.source, name: &name }
+                Code::Script {
+                    source: &job.source,
+                    name: &name,
+                }
             };
             engine.run(&run, code, globals)
         };
@@ -691,19 +756,32 @@ impl VmSystem {
 
     /// An execution record.
     pub fn get_execution(&self, execution_id: &str) -> Result<Execution> {
+        self.flush_if_running(execution_id);
         self.inner.store.execution(execution_id)
+    }
+
+    /// Commits what a running execution of this process has produced so far, so readers
+    /// see it at once rather than at the next periodic flush.
+    fn flush_if_running(&self, execution_id: &str) {
+        let run = self.inner.running.lock().get(execution_id).cloned();
+        if let Some(run) = run {
+            run.flush();
+        }
     }
 
     /// A session's executions, newest first, at most `limit` (1 to 10,000).
     pub fn list_executions(&self, session_id: &str, limit: u32) -> Result<Vec<Execution>> {
         if !(1..=10_000).contains(&limit) {
-            return Err(Error::validation(format!("limit must be from 1 to 10000, got {limit}")));
+            return Err(Error::validation(format!(
+                "limit must be from 1 to 10000, got {limit}"
+            )));
         }
         self.inner.store.executions(session_id, limit)
     }
 
     /// Events with `seq > after_seq`, in order. Readable while the execution runs.
     pub fn events(&self, execution_id: &str, after_seq: u64) -> Result<Vec<Event>> {
+        self.flush_if_running(execution_id);
         self.inner.store.events(execution_id, after_seq)
     }
 
@@ -740,15 +818,22 @@ fn finish(run: &RunContext, outcome: Outcome) -> Result<Execution> {
     match outcome {
         Outcome::Value(payload) => run.finish(ExecutionStatus::Ok, Some(payload), None),
         Outcome::Exception(payload) => {
-            let message = payload["message"].as_str().unwrap_or("exception").to_string();
+            let message = payload["message"]
+                .as_str()
+                .unwrap_or("exception")
+                .to_string();
             run.finish(ExecutionStatus::Error, None, Some(message))
         }
         Outcome::Stopped(reason) => {
             let message = reason.describe(&run.limits);
             let (status, level) = match reason {
                 StopReason::Cancelled => (ExecutionStatus::Cancelled, SystemLevel::Warn),
-                StopReason::CpuTime | StopReason::WallTime => (ExecutionStatus::Timeout, SystemLevel::Error),
-                StopReason::MaxEvents | StopReason::MaxOutput => (ExecutionStatus::Error, SystemLevel::Error),
+                StopReason::CpuTime | StopReason::WallTime => {
+                    (ExecutionStatus::Timeout, SystemLevel::Error)
+                }
+                StopReason::MaxEvents | StopReason::MaxOutput => {
+                    (ExecutionStatus::Error, SystemLevel::Error)
+                }
             };
             run.system(level, &message);
             let exec = run.finish(status, None, Some(message.clone()))?;
@@ -780,7 +865,9 @@ fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
     match value {
         Json::Null => Ok(json!({})),
         Json::Object(_) => Ok(value.clone()),
-        other => Err(Error::validation(format!("{what} must be an object, got {other}"))),
+        other => Err(Error::validation(format!(
+            "{what} must be an object, got {other}"
+        ))),
     }
 }
 

@@ -158,13 +158,20 @@ impl Limits {
     fn apply(&mut self, changes: &Map<String, Value>) -> Result<()> {
         for (key, value) in changes {
             let Some((name, max)) = LIMIT_BOUNDS.iter().find(|(name, _)| name == key) else {
-                return Err(unknown_key("limits", key, "cpu_ms, wall_ms, mem_mb, max_events, max_output_kb"));
+                return Err(unknown_key(
+                    "limits",
+                    key,
+                    "cpu_ms, wall_ms, mem_mb, max_events, max_output_kb",
+                ));
             };
-            let n = value.as_u64().filter(|n| (1..=*max).contains(n)).ok_or_else(|| {
-                Error::validation(format!(
-                    "limits.{name} must be an integer from 1 to {max}, got {value}"
-                ))
-            })?;
+            let n = value
+                .as_u64()
+                .filter(|n| (1..=*max).contains(n))
+                .ok_or_else(|| {
+                    Error::validation(format!(
+                        "limits.{name} must be an integer from 1 to {max}, got {value}"
+                    ))
+                })?;
             match *name {
                 "cpu_ms" => self.cpu_ms = n,
                 "wall_ms" => self.wall_ms = n,
@@ -184,17 +191,17 @@ impl Resolver {
                 "roots" => {
                     let roots = string_list(value, "resolver.roots")?;
                     for root in &roots {
-                        crate::paths::check_relative(root).map_err(|e| {
-                            Error::validation(format!("resolver.roots: {e}"))
-                        })?;
+                        crate::paths::check_relative(root)
+                            .map_err(|e| Error::validation(format!("resolver.roots: {e}")))?;
                     }
                     self.roots = roots;
                 }
                 "extensions" => {
                     let exts = string_list(value, "resolver.extensions")?;
-                    if let Some(bad) = exts.iter().find(|e| {
-                        !e.starts_with('.') || e.len() < 2 || e.contains(['/', '\\'])
-                    }) {
+                    if let Some(bad) = exts
+                        .iter()
+                        .find(|e| !e.starts_with('.') || e.len() < 2 || e.contains(['/', '\\']))
+                    {
                         return Err(Error::validation(format!(
                             "resolver.extensions: {bad:?} is not an extension like \".js\""
                         )));
@@ -258,9 +265,9 @@ fn string_list(value: &Value, field: &str) -> Result<Vec<String>> {
     items
         .iter()
         .map(|v| {
-            v.as_str()
-                .map(str::to_string)
-                .ok_or_else(|| Error::validation(format!("{field} must be a list of strings, found {v}")))
+            v.as_str().map(str::to_string).ok_or_else(|| {
+                Error::validation(format!("{field} must be a list of strings, found {v}"))
+            })
         })
         .collect()
 }
@@ -352,7 +359,9 @@ pub(crate) fn validate_engine(engine: &str) -> Result<()> {
 /// Fails with `VALIDATION_ERROR` naming `field` when `value` is empty or blank.
 pub(crate) fn require_non_empty(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
-        Err(Error::validation(format!("{field} is required and must not be empty")))
+        Err(Error::validation(format!(
+            "{field} is required and must not be empty"
+        )))
     } else {
         Ok(())
     }
@@ -379,7 +388,8 @@ mod tests {
     #[test]
     fn patch_is_partial_and_all_or_nothing() {
         let mut s = Settings::default();
-        s.apply_patch(&json!({"limits": {"cpu_ms": 100}, "runtime": {"esm": true}})).unwrap();
+        s.apply_patch(&json!({"limits": {"cpu_ms": 100}, "runtime": {"esm": true}}))
+            .unwrap();
         assert_eq!(s.limits.cpu_ms, 100);
         assert_eq!(s.limits.wall_ms, 30000);
         assert!(s.runtime.esm);
@@ -400,7 +410,10 @@ mod tests {
             (json!({"limits": {"mem_mb": 999999}}), "limits.mem_mb"),
             (json!({"limits": {"bogus": 1}}), "limits.bogus"),
             (json!({"runtime": {"esm": "yes"}}), "runtime.esm"),
-            (json!({"resolver": {"extensions": ["js"]}}), "resolver.extensions"),
+            (
+                json!({"resolver": {"extensions": ["js"]}}),
+                "resolver.extensions",
+            ),
             (json!({"resolver": {"roots": ["../up"]}}), "resolver.roots"),
             (json!({"other": {}}), "other"),
         ] {

@@ -4,7 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(crate) fn now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_millis(since.as_millis() as i64)
 }
 
@@ -45,6 +47,6 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(format_millis(1_795_563_000_000), "2026-11-24T21:30:00.000Z");
+        assert_eq!(format_millis(1_795_563_000_000), "2026-11-24T23:30:00.000Z");
     }
 }

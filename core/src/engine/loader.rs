@@ -35,7 +35,10 @@ fn base_dir(base: &str) -> PathBuf {
     if ROOT_BASES.contains(&base) || base.starts_with('<') {
         return PathBuf::new();
     }
-    Path::new(base).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(base)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 impl WorktreeResolver {
@@ -46,7 +49,12 @@ impl WorktreeResolver {
     /// The first existing file among `rel` and `rel` + each extension.
     fn find(&self, rel: &str) -> std::result::Result<Option<String>, String> {
         let mut candidates = vec![rel.to_string()];
-        candidates.extend(self.settings.extensions.iter().map(|ext| format!("{rel}{ext}")));
+        candidates.extend(
+            self.settings
+                .extensions
+                .iter()
+                .map(|ext| format!("{rel}{ext}")),
+        );
         for candidate in candidates {
             match paths::resolve_existing_file(&self.worktree, &candidate) {
                 Ok(found) => {
@@ -71,6 +79,13 @@ impl Resolver for WorktreeResolver {
         if self.native.iter().any(|n| n == name) {
             return Ok(name.to_string());
         }
+        if is_catalog_module(name) {
+            return Err(Self::refuse(
+                base,
+                name,
+                crate::modules::missing_module_message(name),
+            ));
+        }
         let candidates: Vec<String> = if name.starts_with("./") || name.starts_with("../") {
             let joined = base_dir(base).join(name);
             let joined = joined.to_string_lossy().into_owned();
@@ -80,11 +95,16 @@ impl Resolver for WorktreeResolver {
                 return Err(Self::refuse(
                     base,
                     name,
-                    "absolute imports are disabled; enable resolver.allow_absolute_repo_imports".into(),
+                    "absolute imports are disabled; enable resolver.allow_absolute_repo_imports"
+                        .into(),
                 ));
             }
             let inside = Path::new(name).strip_prefix(&self.worktree).map_err(|_| {
-                Self::refuse(base, name, format!("absolute import /{abs} is outside the worktree"))
+                Self::refuse(
+                    base,
+                    name,
+                    format!("absolute import /{abs} is outside the worktree"),
+                )
             })?;
             vec![inside.to_string_lossy().into_owned()]
         } else {
@@ -93,8 +113,7 @@ impl Resolver for WorktreeResolver {
                     base,
                     name,
                     format!(
-                        "cannot find module '{name}': bare specifiers resolve through resolver.roots, which is empty{}",
-                        if is_catalog_module(name) { "; native modules must be enabled with add_module" } else { "" }
+                        "cannot find module '{name}': bare specifiers resolve through resolver.roots, which is empty"
                     ),
                 ));
             }
@@ -161,8 +180,9 @@ impl Loader for WorktreeLoader {
 /// A module whose default export is the native module's object, with its functions also
 /// as named exports.
 fn native_module<'js>(ctx: &Ctx<'js>, name: &str) -> Result<Module<'js, Declared>> {
-    let value = crate::modules::module_value(ctx, name)?
-        .ok_or_else(|| Error::new_loading_message(name, "module not enabled"))?;
+    let value = crate::modules::module_value(ctx, name)?.ok_or_else(|| {
+        Error::new_loading_message(name, crate::modules::missing_module_message(name))
+    })?;
     let key = format!("vm-system:native:{name}");
     let symbol: rquickjs::Symbol = ctx.eval(format!("Symbol.for({key:?})"))?;
     ctx.globals().set(symbol, value)?;

@@ -29,6 +29,8 @@ pub(crate) type ActiveRun = Mutex<Option<Arc<RunContext>>>;
 
 /// Preferred JavaScript stack: deep enough for real code, far inside any thread's stack.
 const PREFERRED_STACK: usize = 1024 * 1024;
+/// Longest time spent dropping the jobs a stopped run left behind.
+const DRAIN_BUDGET_MS: u64 = 2000;
 /// Stack kept free below the JavaScript limit for host frames.
 const STACK_RESERVE: usize = 256 * 1024;
 
@@ -96,7 +98,11 @@ unsafe impl<T> Sync for Held<T> {}
 impl Engine {
     /// Builds a runtime with the template's memory limit, the interrupt handler that
     /// enforces the run limits, the console shim and the timers.
-    pub fn new(settings: &Settings, host: &crate::modules::Host, active: Arc<ActiveRun>) -> Result<Engine, String> {
+    pub fn new(
+        settings: &Settings,
+        host: &crate::modules::Host,
+        active: Arc<ActiveRun>,
+    ) -> Result<Engine, String> {
         let runtime = Runtime::new().map_err(|e| format!("cannot create a runtime: {e}"))?;
         runtime.set_memory_limit((settings.limits.mem_mb as usize).saturating_mul(1 << 20));
         let watched = active.clone();
@@ -140,8 +146,10 @@ impl Engine {
                 native: host.modules.clone(),
             },
         );
-        let context = Context::full(&runtime).map_err(|e| format!("cannot create a context: {e}"))?;
-        context.with(|ctx| crate::modules::install(&ctx, host, &active))
+        let context =
+            Context::full(&runtime).map_err(|e| format!("cannot create a context: {e}"))?;
+        context
+            .with(|ctx| crate::modules::install(&ctx, host, &active))
             .map_err(|e| format!("cannot install native modules: {e}"))?;
         let emitter = active.clone();
         let helpers = context.with(|ctx| -> Result<_, String> {
@@ -186,7 +194,12 @@ impl Engine {
 
     /// Runs `code` under `run`'s limits, settles its promises and timers, and describes
     /// the result. `globals` sets `__ARGS__` and `__ENV__` first.
-    pub fn run(&self, run: &Arc<RunContext>, code: Code<'_>, globals: Option<(&Json, &Json)>) -> Outcome {
+    pub fn run(
+        &self,
+        run: &Arc<RunContext>,
+        code: Code<'_>,
+        globals: Option<(&Json, &Json)>,
+    ) -> Outcome {
         self.runtime.set_max_stack_size(stack_budget());
         *self.active.lock() = Some(run.clone());
         let outcome = self.context.with(|ctx| {
@@ -220,7 +233,10 @@ impl Engine {
                 Ok(f) => f,
                 Err(e) => return Outcome::Failed(e.to_string()),
             };
-            if let Err(e) = set.call::<_, ()>((args.to_string(), env.to_string())).catch(ctx) {
+            if let Err(e) = set
+                .call::<_, ()>((args.to_string(), env.to_string()))
+                .catch(ctx)
+            {
                 return self.caught(ctx, helpers, run, e);
             }
         }
@@ -230,13 +246,19 @@ impl Engine {
                 options.strict = self.strict;
                 options.promise = source.contains("await");
                 options.filename = Some(name.to_string());
-                let wrapper = if options.promise { Wrapper::AsyncScript } else { Wrapper::Plain };
+                let wrapper = if options.promise {
+                    Wrapper::AsyncScript
+                } else {
+                    Wrapper::Plain
+                };
                 ctx.eval_with_options::<Value, _>(source, options)
                     .catch(ctx)
                     .map(|v| (v, wrapper))
             }
             Code::Module { source, name } => {
-                let run_no = self.module_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let run_no = self
+                    .module_runs
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let unique = format!("{name}{}{run_no}", loader::ENTRY_SUFFIX);
                 rquickjs::Module::declare(ctx.clone(), unique, source)
                     .and_then(|m| m.eval())
@@ -281,13 +303,23 @@ impl Engine {
 
     /// The settled value of a promise (or the value itself when it is none, or still
     /// pending); a rejection becomes the exception outcome.
-    fn settled<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, value: Value<'js>) -> Result<Value<'js>, Outcome> {
-        let Some(promise) = value.as_promise() else { return Ok(value) };
+    fn settled<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        value: Value<'js>,
+    ) -> Result<Value<'js>, Outcome> {
+        let Some(promise) = value.as_promise() else {
+            return Ok(value);
+        };
         match promise.state() {
             PromiseState::Pending => Ok(value.clone()),
             PromiseState::Resolved => match promise.result::<Value>() {
                 Some(Ok(v)) => Ok(v),
-                Some(Err(e)) => Err(self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e))),
+                Some(Err(e)) => {
+                    Err(self.caught(ctx, helpers, run, CaughtError::from_error(ctx, e)))
+                }
                 None => Ok(value.clone()),
             },
             PromiseState::Rejected => {
@@ -305,13 +337,27 @@ impl Engine {
     /// a timer callback or unhandled rejection ends it with an exception.
     /// `own_promise` is the run's own evaluation promise, whose rejection is the run's
     /// exception rather than an unhandled one.
-    fn settle<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, own_promise: usize) -> Option<Outcome> {
+    fn settle<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        own_promise: usize,
+    ) -> Option<Outcome> {
         let next_delay: Function = helpers.get("nextTimerDelay").ok()?;
         let run_due: Function = helpers.get("runDueTimer").ok()?;
         loop {
+            let mut jobs = 0u32;
             while ctx.execute_pending_job() {
-                if run.guard.stopped().is_some() {
-                    return Some(Outcome::Stopped(run.guard.stopped()?));
+                jobs = jobs.wrapping_add(1);
+                // Short jobs may never reach the interrupt poll: check the clocks here too.
+                let stop = if jobs % 64 == 0 {
+                    run.guard.check()
+                } else {
+                    run.guard.stopped()
+                };
+                if let Some(reason) = stop {
+                    return Some(Outcome::Stopped(reason));
                 }
             }
             if let Some(outcome) = self.unhandled_rejection(ctx, helpers, run, own_promise) {
@@ -339,7 +385,13 @@ impl Engine {
         }
     }
 
-    fn unhandled_rejection<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, own_promise: usize) -> Option<Outcome> {
+    fn unhandled_rejection<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        own_promise: usize,
+    ) -> Option<Outcome> {
         let first = {
             let mut pending = self.rejections.lock();
             let index = pending.iter().position(|p| p.promise != own_promise)?;
@@ -357,8 +409,12 @@ impl Engine {
         }
         // Jobs still run here, but a stopped guard interrupts any that loops, and the
         // recorder refuses their output. The bound ends a job that endlessly re-queues.
-        for _ in 0..100_000 {
-            if !ctx.execute_pending_job() {
+        let started = std::time::Instant::now();
+        let mut drained = 0u32;
+        while ctx.execute_pending_job() {
+            drained += 1;
+            if drained >= 10_000_000 || started.elapsed() >= Duration::from_millis(DRAIN_BUDGET_MS)
+            {
                 break;
             }
         }
@@ -368,7 +424,13 @@ impl Engine {
         }
     }
 
-    fn caught<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, error: CaughtError<'js>) -> Outcome {
+    fn caught<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        error: CaughtError<'js>,
+    ) -> Outcome {
         if let Some(reason) = run.guard.stopped() {
             return Outcome::Stopped(reason);
         }
@@ -379,7 +441,13 @@ impl Engine {
         }
     }
 
-    fn exception<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, thrown: Value<'js>) -> Outcome {
+    fn exception<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        thrown: Value<'js>,
+    ) -> Outcome {
         if let Some(reason) = run.guard.stopped() {
             return Outcome::Stopped(reason);
         }
@@ -388,16 +456,30 @@ impl Engine {
             Err(e) => return Outcome::Failed(e.to_string()),
         };
         match describe.call::<_, Vec<String>>((thrown,)).catch(ctx) {
-            Ok(parts) if parts.len() == 3 => {
-                Outcome::Exception(json!({"name": parts[0], "message": parts[1], "stack": parts[2]}))
-            }
+            Ok(parts) if parts.len() == 3 => Outcome::Exception(
+                json!({"name": parts[0], "message": parts[1], "stack": parts[2]}),
+            ),
             Ok(_) => Outcome::Failed("exception helper returned a malformed description".into()),
-            Err(_) if run.guard.stopped().is_some() => Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled)),
-            Err(e) => Outcome::Exception(json!({"name": "Error", "message": e.to_string(), "stack": ""})),
+            Err(_) if run.guard.stopped().is_some() => {
+                Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
+            }
+            // Describing needs memory and stack; when the run exhausted one of them the
+            // thrown value cannot be looked at (QuickJS even throws `null` when out of memory).
+            Err(_) => Outcome::Exception(json!({
+                "name": "InternalError",
+                "message": "InternalError: out of memory or stack while throwing; the exception could not be described",
+                "stack": ""
+            })),
         }
     }
 
-    fn describe<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>, run: &Arc<RunContext>, value: Value<'js>) -> Outcome {
+    fn describe<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        value: Value<'js>,
+    ) -> Outcome {
         let describe: Function = match helpers.get("describe") {
             Ok(f) => f,
             Err(e) => return Outcome::Failed(e.to_string()),
@@ -410,7 +492,8 @@ impl Engine {
                 let mut payload = Map::new();
                 payload.insert("type".into(), Json::String(kind));
                 payload.insert("preview".into(), Json::String(preview));
-                if let Some(parsed) = json_text.and_then(|t| serde_json::from_str::<Json>(&t).ok()) {
+                if let Some(parsed) = json_text.and_then(|t| serde_json::from_str::<Json>(&t).ok())
+                {
                     payload.insert("json".into(), parsed);
                 }
                 Outcome::Value(Json::Object(payload))
@@ -436,7 +519,9 @@ fn wait(run: &RunContext, delay: Duration) -> Option<StopReason> {
         if now >= until {
             return None;
         }
-        let slice = (until - now).min(run.guard.wall_remaining()).min(Duration::from_millis(5));
+        let slice = (until - now)
+            .min(run.guard.wall_remaining())
+            .min(Duration::from_millis(5));
         std::thread::sleep(slice.max(Duration::from_micros(100)));
     }
 }

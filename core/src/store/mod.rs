@@ -48,7 +48,9 @@ impl Store {
         if file {
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::internal(format!("could not enable WAL (mode {mode})")));
+                return Err(Error::internal(format!(
+                    "could not enable WAL (mode {mode})"
+                )));
             }
             // WAL makes NORMAL durable against application crashes; only power loss can
             // drop the last transactions.
@@ -93,10 +95,12 @@ impl Store {
 
     pub fn template(&self, id: &str) -> Result<Template> {
         self.read(|c| {
-            c.prepare_cached("SELECT id, name, engine, created_at, updated_at FROM templates WHERE id = ?1")?
-                .query_row([id], template_row)
-                .optional()?
-                .ok_or_else(|| Error::TemplateNotFound(id.to_string()))
+            c.prepare_cached(
+                "SELECT id, name, engine, created_at, updated_at FROM templates WHERE id = ?1",
+            )?
+            .query_row([id], template_row)
+            .optional()?
+            .ok_or_else(|| Error::TemplateNotFound(id.to_string()))
         })
     }
 
@@ -201,7 +205,14 @@ impl Store {
     }
 
     pub fn remove_startup_file(&self, id: &str, path: &str, now: &str) -> Result<()> {
-        self.remove_child(id, now, "template_startup_files", "path", path, "startup file")
+        self.remove_child(
+            id,
+            now,
+            "template_startup_files",
+            "path",
+            path,
+            "startup file",
+        )
     }
 
     pub fn add_capability(&self, id: &str, cap: &Capability, now: &str) -> Result<()> {
@@ -238,7 +249,10 @@ impl Store {
         self.write(|tx| {
             ensure_template(tx, id)?;
             tx.execute(
-                &format!("INSERT OR IGNORE INTO {} (template_id, name) VALUES (?1, ?2)", table.table()),
+                &format!(
+                    "INSERT OR IGNORE INTO {} (template_id, name) VALUES (?1, ?2)",
+                    table.table()
+                ),
                 params![id, name],
             )?;
             touch(tx, id, now)
@@ -261,7 +275,15 @@ impl Store {
         })
     }
 
-    fn remove_child(&self, id: &str, now: &str, table: &str, column: &str, value: &str, what: &str) -> Result<()> {
+    fn remove_child(
+        &self,
+        id: &str,
+        now: &str,
+        table: &str,
+        column: &str,
+        value: &str,
+        what: &str,
+    ) -> Result<()> {
         self.write(|tx| {
             ensure_template(tx, id)?;
             let n = tx.execute(
@@ -269,7 +291,9 @@ impl Store {
                 params![id, value],
             )?;
             if n == 0 {
-                return Err(Error::validation(format!("{what} {value:?} is not in template {id}")));
+                return Err(Error::validation(format!(
+                    "{what} {value:?} is not in template {id}"
+                )));
             }
             touch(tx, id, now)
         })
@@ -314,10 +338,12 @@ impl Store {
 
     pub fn session(&self, id: &str) -> Result<(Session, Owner)> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"))?
-                .query_row([id], session_row)
-                .optional()?
-                .ok_or_else(|| Error::SessionNotFound(id.to_string()))?
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+            ))?
+            .query_row([id], session_row)
+            .optional()?
+            .ok_or_else(|| Error::SessionNotFound(id.to_string()))?
         })
     }
 
@@ -369,10 +395,12 @@ impl Store {
 
     pub fn execution(&self, id: &str) -> Result<Execution> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"))?
-                .query_row([id], execution_row)
-                .optional()?
-                .ok_or_else(|| Error::ExecutionNotFound(id.to_string()))?
+            c.prepare_cached(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+            ))?
+            .query_row([id], execution_row)
+            .optional()?
+            .ok_or_else(|| Error::ExecutionNotFound(id.to_string()))?
         })
     }
 
@@ -444,7 +472,8 @@ impl NameTable {
     }
 }
 
-const SESSION_COLUMNS: &str = "id, template_id, workspace_id, base_commit_oid, worktree_path, status, created_at, \
+const SESSION_COLUMNS: &str =
+    "id, template_id, workspace_id, base_commit_oid, worktree_path, status, created_at, \
      closed_at, last_error, owner_pid, owner_started, owner_instance";
 
 const EXECUTION_COLUMNS: &str =
@@ -464,7 +493,11 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Result<(Session, Owner)>> {
     let status: String = r.get(5)?;
     let status = match SessionStatus::parse(&status) {
         Ok(s) => s,
-        Err(_) => return Ok(Err(Error::internal(format!("unknown stored session status {status:?}")))),
+        Err(_) => {
+            return Ok(Err(Error::internal(format!(
+                "unknown stored session status {status:?}"
+            ))))
+        }
     };
     Ok(Ok((
         Session {
@@ -516,7 +549,9 @@ fn execution_row(r: &Row<'_>) -> rusqlite::Result<Result<Execution>> {
 }
 
 fn ensure_template(c: &Connection, id: &str) -> Result<()> {
-    let exists = c.prepare_cached("SELECT 1 FROM templates WHERE id = ?1")?.exists([id])?;
+    let exists = c
+        .prepare_cached("SELECT 1 FROM templates WHERE id = ?1")?
+        .exists([id])?;
     if exists {
         Ok(())
     } else {
@@ -525,7 +560,10 @@ fn ensure_template(c: &Connection, id: &str) -> Result<()> {
 }
 
 fn touch(c: &Connection, id: &str, now: &str) -> Result<()> {
-    c.execute("UPDATE templates SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+    c.execute(
+        "UPDATE templates SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
     Ok(())
 }
 
