@@ -233,8 +233,8 @@ vms_error_t *vms_template_create(const vms_t *vms,
 
 /**
  * A template with its settings and sub-resources; `*out` receives the TemplateDetail as
- * JSON (`{"template", "settings", "startup_files", "capabilities", "modules",
- * "libraries"}`), freed by the caller with `vms_string_free`.
+ * JSON (the Template's keys plus `"settings"`, `"startup_files"`, `"capabilities"`,
+ * `"modules"`, `"libraries"`), freed by the caller with `vms_string_free`.
  *
  * Returns NULL on success, or `VMS_TEMPLATE_NOT_FOUND`, `VMS_VALIDATION_ERROR`,
  * `VMS_INTERNAL`.
