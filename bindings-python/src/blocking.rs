@@ -6,9 +6,11 @@
 //! waits in short slices (GIL released), checking for signals between them; a
 //! `KeyboardInterrupt` cancels the session's running execution, waits for the call to end
 //! and is then raised. Other threads cannot receive signals: they run the call directly.
+//! The helper is one long-lived thread (the main thread makes one call at a time and always
+//! waits for it), which saves spawning a thread per call.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
 
@@ -22,6 +24,33 @@ use crate::error;
 const SIGNAL_SLICE: Duration = Duration::from_millis(20);
 
 static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The helper thread's queue, with the process id it was started in (a forked child has
+/// the queue but not the thread, and starts its own).
+static HELPER: Mutex<Option<(u32, mpsc::Sender<Task>)>> = Mutex::new(None);
+
+fn submit(task: Task) -> PyResult<()> {
+    let mut helper = HELPER.lock().unwrap_or_else(|p| p.into_inner());
+    let pid = std::process::id();
+    let task = match helper.as_ref() {
+        Some((owner, tx)) if *owner == pid => match tx.send(task) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::SendError(task)) => task,
+        },
+        _ => task,
+    };
+    let (tx, rx) = mpsc::channel::<Task>();
+    std::thread::Builder::new()
+        .name("vm-system-main".into())
+        .spawn(move || rx.into_iter().for_each(|task| task()))
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+    tx.send(task)
+        .map_err(|_| PyRuntimeError::new_err("the vm-system helper thread stopped"))?;
+    *helper = Some((pid, tx));
+    Ok(())
+}
 
 /// Records the interpreter's main thread (the module is normally imported there).
 pub(crate) fn remember_main_thread(py: Python<'_>) -> PyResult<()> {
@@ -55,12 +84,12 @@ where
     };
     let (tx, rx) = mpsc::sync_channel(1);
     let worker = vm.clone();
-    std::thread::Builder::new()
-        .name("vm-system-call".into())
-        .spawn(move || {
-            let _ = tx.send(job(&worker));
-        })
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
+    submit(Box::new(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&worker)));
+        if let Ok(result) = result {
+            let _ = tx.send(result);
+        }
+    }))?;
     let mut rx = rx;
     loop {
         // The receiver is `Send` but not `Sync`: move it into the GIL-free closure and back.
