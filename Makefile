@@ -1,0 +1,40 @@
+# One command per task. `make help` lists them.
+.PHONY: help quickstart test test-rust test-python test-node test-c lint fmt generate bench
+
+help: ## List the tasks
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+quickstart: ## Run the quick start (template, session, repl, file run, events) on vm-system.db
+	cargo run -q -p vm-system --example quickstart
+
+test: lint test-rust test-python test-node test-c ## Every test: lint, Rust, Python, Node, C
+	@echo "all tests passed"
+
+test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples
+	cargo test -p vm-system
+	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
+	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
+	cargo bench -p vm-system --no-run
+
+test-python: ## Build the wheel, install it in a fresh venv, run pytest and the example
+	bash bindings-python/test.sh
+
+test-node: ## Build the addon, check index.d.ts, pack, install, run node --test and the examples
+	bash bindings-node/test.sh
+
+test-c: ## Build libvmsystem, check the header, run the C tests (shared, static, valgrind) and examples
+	bash bindings-c/test.sh
+
+lint: ## rustfmt and clippy on the whole workspace
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+generate: ## Regenerate the committed surfaces (C header, Node type definitions)
+	cargo build --release -p vmsystem
+	cd bindings-node && npm ci && npm run build
+
+bench: ## Criterion benchmarks of the core and idle-session memory
+	cargo bench -p vm-system
