@@ -14,7 +14,6 @@ test-rust: ## Rust unit, integration, conformance and doc tests; the Rust exampl
 	cargo test -p vm-system
 	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
 	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
-	cargo bench -p vm-system --no-run
 
 test-python: ## Build the wheel, install it in a fresh venv, run pytest and the example
 	bash bindings-python/test.sh

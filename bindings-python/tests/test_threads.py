@@ -110,6 +110,7 @@ def test_ctrl_c_during_run_file(vm: VmSystem, session: vm_system.Session, worktr
 def assert_cancelled(vm: VmSystem, session_id: str) -> None:
     """The last execution was stopped by a cancellation (its closing `system` event says so)."""
     last = vm.list_executions(session_id, limit=1)[0]
+    assert last.status is ExecutionStatus.CANCELLED and last.ended_at is not None
     closing = vm.events(last.id)[-1]
     assert closing.type == "system" and "cancel" in closing.payload["message"], closing
     assert vm.running_execution(session_id) is None

@@ -6,7 +6,9 @@
 use vm_system::VmSystem;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let db = std::env::args().nth(1).unwrap_or_else(|| "vm-system.db".into());
+    let db = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "vm-system.db".into());
     let worktree = std::env::temp_dir().join("vm-system-quickstart");
     std::fs::create_dir_all(worktree.join("runtime"))?;
     std::fs::write(
@@ -21,10 +23,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vm = VmSystem::open(&db)?;
     let template = vm.create_template("quickstart", "quickjs")?;
     vm.add_startup_file(&template.id, "runtime/init.js", 10, "eval")?;
-    let session = vm.create_session(&template.id, "ws-demo", "abc123", worktree.to_str().unwrap())?;
+    let session = vm.create_session(
+        &template.id,
+        "ws-demo",
+        "abc123",
+        worktree.to_str().unwrap(),
+    )?;
     println!("session {} is {}", session.id, session.status.as_str());
 
-    let snippet = vm.repl(&session.id, "var counter = 21; console.log(greet('world')); counter")?;
+    let snippet = vm.repl(
+        &session.id,
+        "var counter = 21; console.log(greet('world')); counter",
+    )?;
     let file = vm.run_file(
         &session.id,
         "report.js",
@@ -32,9 +42,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &serde_json::json!({}),
     )?;
     for exec in [&snippet, &file] {
-        println!("execution {} ({}) -> {}", exec.id, exec.kind.as_str(), exec.status.as_str());
+        println!(
+            "execution {} ({}) -> {}",
+            exec.id,
+            exec.kind.as_str(),
+            exec.status.as_str()
+        );
         for event in vm.events(&exec.id, 0)? {
-            println!("  seq {}  {:<10}  {}", event.seq, event.event_type.as_str(), event.payload);
+            println!(
+                "  seq {}  {:<10}  {}",
+                event.seq,
+                event.event_type.as_str(),
+                event.payload
+            );
         }
     }
     vm.close_session(&session.id)?;

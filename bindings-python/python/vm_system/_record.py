@@ -68,12 +68,18 @@ class Record:
 
     @classmethod
     def _from_dict(cls: Type[R], data: Dict[str, Any]) -> R:
-        values = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            raw = data.get(f.metadata.get("key") or f.name)
-            decode = f.metadata.get("decode")
-            values[f.name] = decode(raw) if decode is not None and raw is not None else raw
-        return cls(**values)
+        plan = cls.__dict__.get("_plan")
+        if plan is None:
+            plan = tuple(
+                (f.metadata.get("key") or f.name, f.metadata.get("decode"))
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+            )
+            setattr(cls, "_plan", plan)
+        get = data.get
+        return cls(*[
+            raw if decode is None or raw is None else decode(raw)
+            for raw, decode in ((get(key), decode) for key, decode in plan)
+        ])
 
     def to_dict(self) -> Dict[str, Any]:
         """The record as a JSON-compatible dict with the SPEC's snake_case keys
@@ -82,11 +88,6 @@ class Record:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             out[f.metadata.get("key") or f.name] = _plain(getattr(self, f.name))
         return out
-
-
-def frozen(cls: Type[R]) -> Type[R]:
-    """Makes a record class an immutable dataclass."""
-    return dataclasses.dataclass(frozen=True)(cls)  # type: ignore[return-value]
 
 
 __all__: Tuple[str, ...] = ()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict
 
-from ._record import Record, field, frozen, timestamp
+from ._record import Record, field, timestamp
 
 __all__ = ["Event", "EventType"]
 
@@ -24,7 +25,7 @@ class EventType(str, enum.Enum):
         return self.value
 
 
-@frozen
+@dataclass(frozen=True)
 class Event(Record):
     """One event of an execution.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Optional
 
-from ._record import Record, field, frozen, timestamp
+from ._record import Record, field, timestamp
 
 __all__ = ["Execution", "ExecutionKind", "ExecutionStatus", "Metrics"]
 
@@ -35,7 +36,7 @@ class ExecutionStatus(str, enum.Enum):
         return self.value
 
 
-@frozen
+@dataclass(frozen=True)
 class Metrics(Record):
     """What an execution cost.
 
@@ -62,7 +63,7 @@ class Metrics(Record):
         return out
 
 
-@frozen
+@dataclass(frozen=True)
 class Execution(Record):
     """An execution record.
 

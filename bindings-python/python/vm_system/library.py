@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ._record import Record, field, frozen
+from dataclasses import dataclass
+
+from ._record import Record, field
 
 __all__ = ["LibraryInfo", "InstalledLibrary"]
 
 
-@frozen
+@dataclass(frozen=True)
 class LibraryInfo(Record):
     """A catalog library.
 
@@ -28,7 +30,7 @@ class LibraryInfo(Record):
     description: str = field()
 
 
-@frozen
+@dataclass(frozen=True)
 class InstalledLibrary(Record):
     """A library present (and intact) in the cache: `name`, file `path`, `sha256`, `size`."""
 

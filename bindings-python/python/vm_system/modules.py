@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Tuple
 
-from ._record import Record, frozen, strings
+from ._record import Record, strings
 
 __all__ = ["ModuleInfo"]
 
 
-@frozen
+@dataclass(frozen=True)
 class ModuleInfo(Record):
     """A native module: `name`, `description` and its `functions`."""
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Tuple
 
-from ._record import Record, field, frozen, strings, timestamp
+from ._record import Record, field, strings, timestamp
 
 __all__ = ["Session", "SessionStatus", "RuntimeSummary"]
 
@@ -26,7 +27,7 @@ class SessionStatus(str, enum.Enum):
         return self.value
 
 
-@frozen
+@dataclass(frozen=True)
 class Session(Record):
     """A session record.
 
@@ -51,7 +52,7 @@ class Session(Record):
     last_error: Optional[str] = field()
 
 
-@frozen
+@dataclass(frozen=True)
 class RuntimeSummary(Record):
     """The sessions holding a runtime in this process: a count and the sorted ids."""
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, Tuple
 
-from ._record import Record, field, frozen, records, strings, timestamp
+from ._record import Record, field, records, strings, timestamp
 
 __all__ = [
     "Template",
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-@frozen
+@dataclass(frozen=True)
 class Template(Record):
     """A template's identity.
 
@@ -38,7 +39,7 @@ class Template(Record):
     updated_at: datetime = timestamp()
 
 
-@frozen
+@dataclass(frozen=True)
 class Limits(Record):
     """Resource limits of every execution in a session (see the SPEC's Limits)."""
 
@@ -49,7 +50,7 @@ class Limits(Record):
     max_output_kb: int
 
 
-@frozen
+@dataclass(frozen=True)
 class Resolver(Record):
     """How ``import`` specifiers resolve (ESM mode)."""
 
@@ -58,7 +59,7 @@ class Resolver(Record):
     allow_absolute_repo_imports: bool = field()
 
 
-@frozen
+@dataclass(frozen=True)
 class RuntimeSettings(Record):
     """Language and console switches: ``esm``, ``strict``, ``console``."""
 
@@ -67,7 +68,7 @@ class RuntimeSettings(Record):
     console: bool
 
 
-@frozen
+@dataclass(frozen=True)
 class Settings(Record):
     """Every setting of a template: `limits`, `resolver` and `runtime`."""
 
@@ -76,7 +77,7 @@ class Settings(Record):
     runtime: RuntimeSettings = field(decode=RuntimeSettings._from_dict)
 
 
-@frozen
+@dataclass(frozen=True)
 class StartupFile(Record):
     """A file run when a session starts: worktree-relative `path`, `order_index`, `mode`
     (``"eval"`` or ``"module"``)."""
@@ -86,7 +87,7 @@ class StartupFile(Record):
     mode: str
 
 
-@frozen
+@dataclass(frozen=True)
 class Capability(Record):
     """A capability record: `kind` (``module | global | fs | net | env``), `name`,
     `enabled` and a `config` dict."""
@@ -97,7 +98,7 @@ class Capability(Record):
     config: Dict[str, Any]
 
 
-@frozen
+@dataclass(frozen=True)
 class TemplateDetail(Record):
     """A template with its settings and everything attached to it (`get_template`)."""
 
