@@ -37,7 +37,8 @@ pub(crate) struct RunContext {
 struct Recorder {
     exec: Execution,
     inserted: bool,
-    pending: Vec<Event>,
+    /// Events not yet committed, each with its payload's JSON text.
+    pending: Vec<(Event, String)>,
     next_seq: u64,
     output_bytes: u64,
     last_flush: Instant,
@@ -89,7 +90,8 @@ impl RunContext {
         if self.guard.stopped().is_some() {
             return Recorded::Refused;
         }
-        let size = payload_size(&payload);
+        let text = payload.to_string();
+        let size = text.len() as u64;
         {
             let rec = self.recorder.lock();
             let count = rec.next_seq - 1;
@@ -104,7 +106,7 @@ impl RunContext {
                 return Recorded::Refused;
             }
         }
-        self.record(event_type, payload, size);
+        self.record(event_type, payload, text);
         Recorded::Stored
     }
 
@@ -112,11 +114,11 @@ impl RunContext {
     /// (at most a handful per run).
     pub fn system(&self, level: SystemLevel, message: &str) {
         let payload = system_payload(level, message);
-        let size = payload_size(&payload);
-        self.record(EventType::System, payload, size);
+        let text = payload.to_string();
+        self.record(EventType::System, payload, text);
     }
 
-    fn record(&self, event_type: EventType, payload: Value, size: u64) {
+    fn record(&self, event_type: EventType, payload: Value, text: String) {
         let event = {
             let mut rec = self.recorder.lock();
             let event = Event {
@@ -127,8 +129,8 @@ impl RunContext {
                 payload,
             };
             rec.next_seq += 1;
-            rec.output_bytes += size;
-            rec.pending.push(event.clone());
+            rec.output_bytes += text.len() as u64;
+            rec.pending.push((event.clone(), text));
             event
         };
         self.notify(&event);
@@ -244,21 +246,4 @@ impl RunContext {
 /// Nanoseconds as milliseconds with microsecond precision.
 fn micros_as_ms(nanos: u64) -> f64 {
     (nanos / 1000) as f64 / 1000.0
-}
-
-/// Bytes a payload counts against `max_output_kb`: its JSON text.
-fn payload_size(payload: &Value) -> u64 {
-    struct Counter(u64);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len() as u64;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    let _ = serde_json::to_writer(&mut counter, payload);
-    counter.0
 }

@@ -10,19 +10,36 @@ pub(crate) fn now() -> String {
     format_millis(since.as_millis() as i64)
 }
 
-/// Formats milliseconds since the Unix epoch.
+/// Formats milliseconds since the Unix epoch. Written out by hand: it runs for every event.
 pub(crate) fn format_millis(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
+    let millis = ms.rem_euclid(1000) as u32;
     let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
+    let sod = secs.rem_euclid(86_400) as u32;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    let mut out = String::with_capacity(24);
+    push_digits(&mut out, y.clamp(0, 9999) as u32, 4);
+    out.push('-');
+    push_digits(&mut out, m, 2);
+    out.push('-');
+    push_digits(&mut out, d, 2);
+    out.push('T');
+    push_digits(&mut out, sod / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, (sod / 60) % 60, 2);
+    out.push(':');
+    push_digits(&mut out, sod % 60, 2);
+    out.push('.');
+    push_digits(&mut out, millis, 3);
+    out.push('Z');
+    out
+}
+
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for i in (0..width).rev() {
+        let digit = (value / 10u32.pow(i)) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 // Howard Hinnant's days-to-civil algorithm.

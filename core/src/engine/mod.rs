@@ -348,7 +348,12 @@ impl Engine {
         let run_due: Function = helpers.get("runDueTimer").ok()?;
         loop {
             let mut jobs = 0u32;
-            while ctx.execute_pending_job() {
+            loop {
+                match run_job(ctx) {
+                    Job::Idle => break,
+                    Job::Ran => {}
+                    Job::Threw(thrown) => return Some(self.exception(ctx, helpers, run, thrown)),
+                }
                 jobs = jobs.wrapping_add(1);
                 // Short jobs may never reach the interrupt poll: check the clocks here too.
                 let stop = if jobs % 64 == 0 {
@@ -411,7 +416,7 @@ impl Engine {
         // recorder refuses their output. The bound ends a job that endlessly re-queues.
         let started = std::time::Instant::now();
         let mut drained = 0u32;
-        while ctx.execute_pending_job() {
+        while !matches!(run_job(ctx), Job::Idle) {
             drained += 1;
             if drained >= 10_000_000 || started.elapsed() >= Duration::from_millis(DRAIN_BUDGET_MS)
             {
@@ -500,6 +505,38 @@ impl Engine {
             }
             Ok(_) => Outcome::Failed("describe helper returned a malformed description".into()),
             Err(e) => self.caught(ctx, helpers, run, e),
+        }
+    }
+}
+
+/// What running one pending job did.
+enum Job<'js> {
+    /// No job was pending.
+    Idle,
+    /// A job ran.
+    Ran,
+    /// A job threw: out of memory, an interrupt, or an error outside any promise.
+    Threw(Value<'js>),
+}
+
+/// Runs one pending job. Unlike `Ctx::execute_pending_job`, a job that throws is reported
+/// rather than swallowed, so an out-of-memory error in a promise job ends the run.
+fn run_job<'js>(ctx: &Ctx<'js>) -> Job<'js> {
+    // SAFETY: called inside `Context::with`, so the runtime is locked; the runtime has this
+    // one context, which is where a failing job leaves its exception.
+    unsafe {
+        let raw = ctx.as_raw().as_ptr();
+        let mut job_ctx = std::ptr::null_mut();
+        match rquickjs::qjs::JS_ExecutePendingJob(rquickjs::qjs::JS_GetRuntime(raw), &mut job_ctx) {
+            0 => Job::Idle,
+            r if r > 0 => Job::Ran,
+            _ => {
+                let source = if job_ctx.is_null() { raw } else { job_ctx };
+                Job::Threw(Value::from_raw(
+                    ctx.clone(),
+                    rquickjs::qjs::JS_GetException(source),
+                ))
+            }
         }
     }
 }
