@@ -145,7 +145,7 @@ static vms_error_t *run_step(vms_t *vms, const char *sid, const json *step, char
         job.err = NULL;
         job.out = NULL;
         CHECK(pthread_create(&thread, NULL, hold, &job) == 0);
-        for (i = 0; i < 10000 && !running; i++) {
+        for (i = 0; i < 120000 && !running; i++) {
             OK(vms_session_running_execution(vms, sid, &running));
             if (!running) sleep_ms(1);
         }

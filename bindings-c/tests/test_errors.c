@@ -175,7 +175,7 @@ static void test_session_codes(void) {
     job.err = NULL;
     job.out = NULL;
     CHECK(pthread_create(&thread, NULL, hold, &job) == 0);
-    for (i = 0; i < 5000 && !running; i++) {
+    for (i = 0; i < 120000 && !running; i++) {
         OK(vms_session_running_execution(vms, sid, &running));
         if (!running) sleep_ms(1);
     }

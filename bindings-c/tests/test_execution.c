@@ -150,7 +150,7 @@ static void *run_repl(void *arg) {
 static char *wait_running(vms_t *vms, const char *sid) {
     char *eid = NULL;
     int i;
-    for (i = 0; i < 5000 && !eid; i++) {
+    for (i = 0; i < 120000 && !eid; i++) {
         OK(vms_session_running_execution(vms, sid, &eid));
         if (!eid) sleep_ms(1);
     }

@@ -61,3 +61,8 @@ mod tests {
         shareable::<crate::VmSystem>();
     }
 }
+
+/// The README's Rust quick start, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -410,7 +410,8 @@ impl Engine {
     /// runs in the next execution.
     fn discard_pending<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>) {
         if let Ok(clear) = helpers.get::<_, Function>("clearTimers") {
-            let _ = clear.call::<_, ()>(());
+            // `catch` takes the interrupt this call may raise off the context.
+            let _ = clear.call::<_, ()>(()).catch(ctx);
         }
         // Jobs still run here, but a stopped guard interrupts any that loops, and the
         // recorder refuses their output. The bound ends a job that endlessly re-queues.
@@ -537,6 +538,21 @@ fn run_job<'js>(ctx: &Ctx<'js>) -> Job<'js> {
                     rquickjs::qjs::JS_GetException(source),
                 ))
             }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Saved values hold a reference to the context: release them inside it, or the
+        // context (and with it the whole runtime) would never be freed.
+        let leftovers = std::mem::take(&mut *self.rejections.lock());
+        if !leftovers.is_empty() {
+            self.context.with(|ctx| {
+                for r in leftovers {
+                    let _ = r.reason.0.restore(&ctx);
+                }
+            });
         }
     }
 }
