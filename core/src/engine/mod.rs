@@ -371,9 +371,9 @@ impl Engine {
             if let Some(reason) = run.guard.check() {
                 return Some(Outcome::Stopped(reason));
             }
-            let delay: f64 = match next_delay.call(()) {
+            let delay: f64 = match next_delay.call(()).catch(ctx) {
                 Ok(d) => d,
-                Err(e) => return Some(Outcome::Failed(e.to_string())),
+                Err(e) => return Some(self.caught(ctx, helpers, run, e)),
             };
             if delay < 0.0 {
                 return None;
