@@ -576,6 +576,7 @@ impl VmSystem {
         input: &str,
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
+        reject_nul("input", input)?;
         let live = self.live(session_id)?;
         let job = Job {
             kind: ExecutionKind::Repl,
@@ -853,12 +854,25 @@ fn finish(run: &RunContext, outcome: Outcome) -> Result<Execution> {
     }
 }
 
+/// QuickJS takes source as a C string: a NUL byte would silently cut it short.
+fn reject_nul(what: &str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::validation(format!(
+            "{what} contains a NUL character"
+        )));
+    }
+    Ok(())
+}
+
 fn read_source(resolved: &Path, shown: &str) -> Result<String> {
     let bytes = std::fs::read(resolved).map_err(|e| Error::FileNotFound {
         message: format!("cannot read {shown:?}: {e}"),
         session_id: None,
     })?;
-    String::from_utf8(bytes).map_err(|_| Error::validation(format!("{shown:?} is not UTF-8 text")))
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::validation(format!("{shown:?} is not UTF-8 text")))?;
+    reject_nul(&format!("file {shown:?}"), &text)?;
+    Ok(text)
 }
 
 fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
