@@ -31,6 +31,8 @@ pub(crate) struct RunContext {
     store: Arc<Store>,
     recorder: Mutex<Recorder>,
     watcher: Mutex<Option<EventWatcher>>,
+    /// Whether the run started with a watcher.
+    watched: bool,
     host_calls: AtomicU64,
 }
 
@@ -75,6 +77,7 @@ impl RunContext {
                 watcher_failed: false,
                 flush_error: None,
             }),
+            watched: watcher.is_some(),
             watcher: Mutex::new(watcher),
             host_calls: AtomicU64::new(0),
         })
@@ -119,7 +122,7 @@ impl RunContext {
     }
 
     fn record(&self, event_type: EventType, payload: Value, text: String) {
-        let event = {
+        let copy = {
             let mut rec = self.recorder.lock();
             let event = Event {
                 execution_id: rec.exec.id.clone(),
@@ -130,11 +133,17 @@ impl RunContext {
             };
             rec.next_seq += 1;
             rec.output_bytes += text.len() as u64;
-            rec.pending.push((event.clone(), text));
-            event
+            // Only a watched run pays for a copy of each event.
+            let copy = self.watched.then(|| event.clone());
+            rec.pending.push((event, text));
+            if rec.last_flush.elapsed() >= FLUSH_INTERVAL {
+                self.flush_locked(&mut rec);
+            }
+            copy
         };
-        self.notify(&event);
-        self.maybe_flush();
+        if let Some(event) = copy {
+            self.notify(&event);
+        }
     }
 
     fn notify(&self, event: &Event) {

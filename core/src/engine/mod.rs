@@ -19,6 +19,7 @@ use crate::limits::{stack_remaining, StopReason};
 use crate::run::RunContext;
 use crate::template::Settings;
 
+mod bytecode;
 mod loader;
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -153,8 +154,7 @@ impl Engine {
             .map_err(|e| format!("cannot install native modules: {e}"))?;
         let emitter = active.clone();
         let helpers = context.with(|ctx| -> Result<_, String> {
-            let prelude: Function = ctx
-                .eval(PRELUDE)
+            let prelude: Function = bytecode::load_prelude(&ctx, PRELUDE)
                 .catch(&ctx)
                 .map_err(|e| format!("prelude failed: {e}"))?;
             let emit = Function::new(ctx.clone(), move |level: String, text: String| {

@@ -109,8 +109,11 @@
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
       if (i) text += ' ';
-      if (typeof a === 'string') text += a;
-      else if (a !== null && typeof a === 'object' && typeName(a) === 'error') text += errorText(a);
+      const type = typeof a;
+      if (type === 'string') text += a;
+      // Primitives print as JavaScript prints them, without the cost of `compact`.
+      else if (a === null || type === 'number' || type === 'boolean' || type === 'undefined') text += String(a);
+      else if (type === 'object' && typeName(a) === 'error') text += errorText(a);
       else text += compact(a, MAX_TEXT);
       if (text.length > MAX_TEXT) return text.slice(0, MAX_TEXT) + '…';
     }

@@ -92,10 +92,6 @@ impl Store {
     fn configure(mut conn: Connection, file: bool) -> Result<Self> {
         conn.busy_timeout(Duration::from_secs(10))?;
         if file {
-            // Small pages: each execution commit writes a few pages to the WAL, and 4 KiB
-            // pages made that copying and checksumming the largest cost of a short run.
-            // Takes effect only when the database is created.
-            conn.pragma_update(None, "page_size", 1024)?;
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::internal(format!(
@@ -459,11 +455,22 @@ impl Store {
                 )?
                 .execute(params![exec.id, exec.status.as_str(), exec.ended_at, result, exec.error, metrics])?;
             }
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO events (execution_id, seq, ts, type, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (e, payload) in events {
-                insert.execute(params![e.execution_id, e.seq as i64, e.ts, e.event_type.as_str(), payload])?;
+            // Many rows per statement: a console flood commits thousands of events at once.
+            let mut chunks = events.chunks_exact(EVENT_BATCH);
+            if events.len() >= EVENT_BATCH {
+                let mut insert = tx.prepare_cached(&insert_events_sql(EVENT_BATCH))?;
+                for chunk in chunks.by_ref() {
+                    bind_events(&mut insert, chunk)?;
+                    insert.raw_execute()?;
+                }
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut insert = tx.prepare_cached(&insert_events_sql(1))?;
+                for event in rest {
+                    bind_events(&mut insert, std::slice::from_ref(event))?;
+                    insert.raw_execute()?;
+                }
             }
             Ok(())
         })
@@ -523,6 +530,26 @@ impl Store {
             .collect()
         })
     }
+}
+
+/// Events inserted by one statement when many are pending.
+const EVENT_BATCH: usize = 32;
+
+fn insert_events_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
+    format!("INSERT INTO events (execution_id, seq, ts, type, payload) VALUES {values}")
+}
+
+fn bind_events(stmt: &mut rusqlite::CachedStatement<'_>, events: &[(Event, String)]) -> Result<()> {
+    for (i, (e, payload)) in events.iter().enumerate() {
+        let at = i * 5;
+        stmt.raw_bind_parameter(at + 1, &e.execution_id)?;
+        stmt.raw_bind_parameter(at + 2, e.seq as i64)?;
+        stmt.raw_bind_parameter(at + 3, &e.ts)?;
+        stmt.raw_bind_parameter(at + 4, e.event_type.as_str())?;
+        stmt.raw_bind_parameter(at + 5, payload)?;
+    }
+    Ok(())
 }
 
 /// The two tables of plain names attached to a template.
