@@ -176,18 +176,7 @@ impl Store {
     }
 
     pub fn settings(&self, id: &str) -> Result<Settings> {
-        self.read(|c| {
-            let row = c
-                .prepare_cached("SELECT limits, resolver, runtime FROM template_settings WHERE template_id = ?1")?
-                .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
-                .optional()?
-                .ok_or_else(|| Error::TemplateNotFound(id.to_string()))?;
-            Ok(Settings {
-                limits: from_json(&row.0)?,
-                resolver: from_json(&row.1)?,
-                runtime: from_json(&row.2)?,
-            })
-        })
+        self.read(|c| read_settings(c, id))
     }
 
     /// Applies `change` to the stored settings inside one transaction, so concurrent
@@ -199,19 +188,7 @@ impl Store {
         change: impl FnOnce(&mut Settings) -> Result<()>,
     ) -> Result<Settings> {
         self.write(|tx| {
-            let row = tx
-                .query_row(
-                    "SELECT limits, resolver, runtime FROM template_settings WHERE template_id = ?1",
-                    [id],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::TemplateNotFound(id.to_string()))?;
-            let mut settings = Settings {
-                limits: from_json(&row.0)?,
-                resolver: from_json(&row.1)?,
-                runtime: from_json(&row.2)?,
-            };
+            let mut settings = read_settings(tx, id)?;
             change(&mut settings)?;
             tx.execute(
                 "UPDATE template_settings SET limits = ?2, resolver = ?3, runtime = ?4 WHERE template_id = ?1",
@@ -653,6 +630,27 @@ fn execution_row(r: &Row<'_>) -> rusqlite::Result<Result<Execution>> {
         })
     };
     Ok(build())
+}
+
+fn read_settings(c: &Connection, id: &str) -> Result<Settings> {
+    let (limits, resolver, runtime) = c
+        .prepare_cached(
+            "SELECT limits, resolver, runtime FROM template_settings WHERE template_id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .optional()?
+        .ok_or_else(|| Error::TemplateNotFound(id.to_string()))?;
+    Ok(Settings {
+        limits: from_json(&limits)?,
+        resolver: from_json(&resolver)?,
+        runtime: from_json(&runtime)?,
+    })
 }
 
 fn ensure_template(c: &Connection, id: &str) -> Result<()> {
