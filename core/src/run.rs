@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::event::{system_payload, Event, EventType, SystemLevel};
 use crate::execution::{Execution, ExecutionStatus, Metrics};
+use crate::follow::{FollowItem, FollowSender, Follower};
 use crate::limits::{Guard, StopReason};
 use crate::store::Store;
 use crate::template::Limits;
@@ -46,6 +47,13 @@ struct Recorder {
     last_flush: Instant,
     watcher_failed: bool,
     flush_error: Option<String>,
+    /// Live followers; each event is queued to them in seq order while this lock is held
+    /// (a queue push, never the follower's own code), if its seq is past the one the
+    /// follower asked to start after.
+    followers: Vec<(u64, FollowSender)>,
+    /// Set by `release`, once the run's session is free again: later followers get the
+    /// stored events and the final record at once.
+    released: bool,
 }
 
 /// Whether an event was stored or refused by a limit.
@@ -76,6 +84,8 @@ impl RunContext {
                 last_flush: Instant::now(),
                 watcher_failed: false,
                 flush_error: None,
+                followers: Vec::new(),
+                released: false,
             }),
             watched: watcher.is_some(),
             watcher: Mutex::new(watcher),
@@ -133,6 +143,12 @@ impl RunContext {
             };
             rec.next_seq += 1;
             rec.output_bytes += text.len() as u64;
+            if !rec.followers.is_empty() {
+                // A follower that went away is forgotten at its first missed event.
+                rec.followers.retain(|(after, tx)| {
+                    event.seq <= *after || tx.send(FollowItem::Event(event.clone())).is_ok()
+                });
+            }
             // Only a watched run pays for a copy of each event.
             let copy = self.watched.then(|| event.clone());
             rec.pending.push((event, text));
@@ -166,6 +182,43 @@ impl RunContext {
                     &format!("event watcher failed: {message}; the execution goes on"),
                 );
             }
+        }
+    }
+
+    /// A follower of this run: the stored events with `seq > after_seq`, then every new
+    /// one, then the final record. Pending events are committed first, so what is replayed
+    /// is what is stored; the recorder lock makes replay and live delivery one gapless
+    /// sequence.
+    pub fn follow(&self, after_seq: u64) -> Result<Follower> {
+        let (tx, follower) = Follower::channel();
+        let mut rec = self.recorder.lock();
+        if !(rec.released || rec.inserted && rec.pending.is_empty()) {
+            self.flush_locked(&mut rec);
+        }
+        if let Some(e) = rec.flush_error.take() {
+            return Err(crate::Error::Internal(format!(
+                "could not store execution {}: {e}",
+                rec.exec.id
+            )));
+        }
+        for event in self.store.events(&rec.exec.id, after_seq)? {
+            let _ = tx.send(FollowItem::Event(event));
+        }
+        if rec.released {
+            let _ = tx.send(FollowItem::End(Box::new(rec.exec.clone())));
+        } else {
+            rec.followers.push((after_seq, tx));
+        }
+        Ok(follower)
+    }
+
+    /// Gives every follower the final record (after `finish`, once the session lock is
+    /// released).
+    pub fn release(&self) {
+        let mut rec = self.recorder.lock();
+        rec.released = true;
+        for (_, tx) in std::mem::take(&mut rec.followers) {
+            let _ = tx.send(FollowItem::End(Box::new(rec.exec.clone())));
         }
     }
 

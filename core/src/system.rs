@@ -12,6 +12,7 @@ use crate::engine::{ActiveRun, Code, Engine, Outcome};
 use crate::error::{Error, Result};
 use crate::event::{EventType, SystemLevel};
 use crate::execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
+use crate::follow::{FollowItem, Follower};
 use crate::library::{self, InstalledLibrary, LibraryInfo};
 use crate::limits::StopReason;
 use crate::modules::{self, ModuleInfo};
@@ -125,7 +126,14 @@ impl VmSystem {
 
     /// Closes every live session of this instance (also done on drop).
     pub fn close(&self) {
-        self.inner.close_all();
+        self.inner.close_all(None);
+    }
+
+    /// Closes every live session of this instance, recording `reason` as each one's
+    /// `last_error` (e.g. "the daemon shut down"). Running executions are cancelled first
+    /// and end `cancelled`, recorded, before this returns.
+    pub fn shutdown(&self, reason: &str) {
+        self.inner.close_all(Some(reason));
     }
 
     /// The folder installed libraries are kept in.
@@ -455,7 +463,8 @@ impl VmSystem {
                 globals: false,
                 module: file.mode == StartupMode::Module,
             };
-            let (result, back) = self.execute(&session.id, &live, &engine, job, watcher);
+            let (result, back, run) = self.execute(&session.id, &live, &engine, job, watcher, None);
+            self.release(&run);
             watcher = back;
             let exec = match result {
                 Ok(exec) => exec,
@@ -529,7 +538,7 @@ impl VmSystem {
     pub fn close_session(&self, session_id: &str) -> Result<Session> {
         let live = self.inner.sessions.write().remove(session_id);
         match live {
-            Some(live) => self.inner.shut_down(session_id, &live)?,
+            Some(live) => self.inner.shut_down(session_id, &live, None)?,
             None => {
                 let (session, owner) = self.inner.store.session(session_id)?;
                 if session.status.is_live()
@@ -612,6 +621,18 @@ impl VmSystem {
         env: &Json,
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
+        let (live, job) = self.run_file_job(session_id, path, args, env)?;
+        self.execute_live(session_id, &live, job, watcher)
+    }
+
+    /// Checks a file run's arguments and path and reads the file.
+    fn run_file_job(
+        &self,
+        session_id: &str,
+        path: &str,
+        args: &Json,
+        env: &Json,
+    ) -> Result<(Arc<LiveSession>, Job)> {
         let args = object_or_empty(args, "args")?;
         let env = object_or_empty(env, "env")?;
         if let Some((key, _)) = env
@@ -635,7 +656,110 @@ impl VmSystem {
             globals: true,
             module: live.settings.runtime.esm,
         };
-        self.execute_live(session_id, &live, job, watcher)
+        Ok((live, job))
+    }
+
+    /// Starts a snippet without waiting for it: returns the `running` execution record at
+    /// once (or the error a waiting call would give before running: not found, not ready,
+    /// busy); the run goes on on a thread the library owns. Follow it with
+    /// [`follow`](Self::follow), stop it with [`cancel_execution`](Self::cancel_execution).
+    pub fn start_repl(&self, session_id: &str, input: &str) -> Result<Execution> {
+        reject_nul("input", input)?;
+        let live = self.live(session_id)?;
+        let job = Job {
+            kind: ExecutionKind::Repl,
+            input: Some(input.to_string()),
+            path: None,
+            args: json!({}),
+            env: json!({}),
+            source: input.to_string(),
+            globals: false,
+            module: false,
+        };
+        self.start_live(session_id, live, job)
+    }
+
+    /// [`run_file`](Self::run_file) without waiting, as [`start_repl`](Self::start_repl):
+    /// the path is checked and the file read before this returns.
+    pub fn start_run_file(
+        &self,
+        session_id: &str,
+        path: &str,
+        args: &Json,
+        env: &Json,
+    ) -> Result<Execution> {
+        let (live, job) = self.run_file_job(session_id, path, args, env)?;
+        self.start_live(session_id, live, job)
+    }
+
+    /// Follows an execution: its stored events with `seq > after_seq`, then each new event
+    /// as it is recorded, then [`FollowItem::End`] with the final record. For an ended
+    /// execution the replay and the end come at once. Any number of followers may follow
+    /// one execution; one running in another process is followed by reading the database
+    /// every few milliseconds.
+    pub fn follow(&self, execution_id: &str, after_seq: u64) -> Result<Follower> {
+        if let Some(run) = self.running_context(execution_id) {
+            return run.follow(after_seq);
+        }
+        let exec = self.inner.store.execution(execution_id)?;
+        if exec.status == ExecutionStatus::Running {
+            // It may have started here between the two looks.
+            if let Some(run) = self.running_context(execution_id) {
+                return run.follow(after_seq);
+            }
+            let (_, owner) = self.inner.store.session(&exec.session_id)?;
+            if owner.instance != self.inner.owner.instance && owner::is_alive(&owner) {
+                return self.follow_elsewhere(execution_id, after_seq);
+            }
+            // Its process is gone: the record stays as that process left it.
+        }
+        let (tx, follower) = Follower::channel();
+        for event in self.inner.store.events(execution_id, after_seq)? {
+            let _ = tx.send(FollowItem::Event(event));
+        }
+        let _ = tx.send(FollowItem::End(Box::new(
+            self.inner.store.execution(execution_id)?,
+        )));
+        Ok(follower)
+    }
+
+    fn running_context(&self, execution_id: &str) -> Option<Arc<RunContext>> {
+        self.inner.running.lock().get(execution_id).cloned()
+    }
+
+    /// Follows a run of another process by reading the database on a thread of its own,
+    /// which stops when the run ends or the follower is dropped.
+    fn follow_elsewhere(&self, execution_id: &str, after_seq: u64) -> Result<Follower> {
+        let (tx, follower) = Follower::channel();
+        let store = self.inner.store.clone();
+        let id = execution_id.to_string();
+        std::thread::Builder::new()
+            .name("vm-system-follow".into())
+            .spawn(move || {
+                let mut last = after_seq;
+                loop {
+                    // Read the record first: events stored before an end are then all seen.
+                    let Ok(exec) = store.execution(&id) else {
+                        return;
+                    };
+                    let Ok(events) = store.events(&id, last) else {
+                        return;
+                    };
+                    for event in events {
+                        last = event.seq;
+                        if tx.send(FollowItem::Event(event)).is_err() {
+                            return;
+                        }
+                    }
+                    if exec.status != ExecutionStatus::Running {
+                        let _ = tx.send(FollowItem::End(Box::new(exec)));
+                        return;
+                    }
+                    std::thread::sleep(FOLLOW_POLL_INTERVAL);
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start a follow thread: {e}")))?;
+        Ok(follower)
     }
 
     fn live(&self, session_id: &str) -> Result<Arc<LiveSession>> {
@@ -681,10 +805,58 @@ impl VmSystem {
                 session_id: session_id.to_string(),
             });
         };
-        self.execute(session_id, live, engine, job, watcher).0
+        let (result, _, run) = self.execute(session_id, live, engine, job, watcher, None);
+        drop(guard);
+        self.release(&run);
+        result
     }
 
-    /// Runs one job and records it; gives the watcher back for the next job.
+    /// After a run's session lock is released: forget the run and give its followers the
+    /// end, so a follower that acts on the end finds the session free.
+    fn release(&self, run: &RunContext) {
+        self.inner.running.lock().remove(&run.execution_id());
+        run.release();
+    }
+
+    /// Starts a job on a thread of its own and returns as soon as its record exists (or
+    /// the session turned out busy or closed). The run then goes on without the caller.
+    fn start_live(&self, session_id: &str, live: Arc<LiveSession>, job: Job) -> Result<Execution> {
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let system = self.clone();
+        let session_id = session_id.to_string();
+        std::thread::Builder::new()
+            .name("vm-system-run".into())
+            .stack_size(RUN_THREAD_STACK)
+            .spawn(move || {
+                // The session lock is taken on the thread that runs, so busy is decided
+                // exactly as for a waiting call.
+                let Some(guard) = live.engine.try_lock() else {
+                    let _ = started_tx.send(Err(Error::SessionBusy { session_id }));
+                    return;
+                };
+                let Some(engine) = guard.as_ref() else {
+                    let _ = started_tx.send(Err(Error::SessionNotReady {
+                        message: format!(
+                            "session {session_id} is closed; create a new session to run code"
+                        ),
+                        session_id,
+                    }));
+                    return;
+                };
+                let (_, _, run) =
+                    system.execute(&session_id, &live, engine, job, None, Some(started_tx));
+                drop(guard);
+                system.release(&run);
+            })
+            .map_err(|e| Error::internal(format!("cannot start a run thread: {e}")))?;
+        started_rx
+            .recv()
+            .map_err(|_| Error::internal("the run thread ended before its execution started"))?
+    }
+
+    /// Runs one job and records it; gives the watcher back for the next job. With
+    /// `started`, the record is stored at once and sent there before the code runs. The
+    /// caller [`release`](Self::release)s the run once the session lock is free.
     fn execute(
         &self,
         session_id: &str,
@@ -692,7 +864,8 @@ impl VmSystem {
         engine: &Engine,
         job: Job,
         watcher: Option<EventWatcher>,
-    ) -> (Result<Execution>, Option<EventWatcher>) {
+        started: Option<std::sync::mpsc::SyncSender<Result<Execution>>>,
+    ) -> (Result<Execution>, Option<EventWatcher>, Arc<RunContext>) {
         let exec = Execution {
             id: new_id(),
             session_id: session_id.to_string(),
@@ -716,6 +889,10 @@ impl VmSystem {
             watcher,
         );
         self.inner.running.lock().insert(id.clone(), run.clone());
+        if let Some(started) = started {
+            run.flush();
+            let _ = started.send(self.inner.store.execution(&id));
+        }
         let echo = match (&job.input, &job.path) {
             (Some(text), _) => json!({"text": text}),
             (None, path) => json!({"path": path}),
@@ -743,8 +920,8 @@ impl VmSystem {
             engine.run(&run, code, globals)
         };
         let result = finish(&run, outcome);
-        self.inner.running.lock().remove(&id);
-        (result, run.take_watcher())
+        let watcher = run.take_watcher();
+        (result, watcher, run)
     }
 
     /// The id of the execution running in a session of this process right now, if any
@@ -886,32 +1063,54 @@ fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
 }
 
 impl Inner {
-    fn shut_down(&self, session_id: &str, live: &LiveSession) -> Result<()> {
-        if let Some(run) = live.active.lock().clone() {
-            run.guard.stop(StopReason::Cancelled);
-        }
-        let engine = live.engine.lock().take();
+    fn shut_down(&self, session_id: &str, live: &LiveSession, reason: Option<&str>) -> Result<()> {
+        // A run may take the session between two looks at `active`: stop whatever runs
+        // until the session lock is ours.
+        let engine = loop {
+            if let Some(run) = live.active.lock().clone() {
+                run.guard.stop(StopReason::Cancelled);
+            }
+            if let Some(mut guard) = live
+                .engine
+                .try_lock_for(std::time::Duration::from_millis(5))
+            {
+                break guard.take();
+            }
+        };
         drop(engine);
         let now = timestamp::now();
         self.store
-            .set_session_status(session_id, SessionStatus::Closed, None, Some(&now))?;
+            .set_session_status(session_id, SessionStatus::Closed, reason, Some(&now))?;
         Ok(())
     }
 
-    fn close_all(&self) {
+    fn close_all(&self, reason: Option<&str>) {
         let sessions: Vec<(String, Arc<LiveSession>)> = self.sessions.write().drain().collect();
+        // Stop every run first, so the sessions' runs wind down together rather than one
+        // after the other.
+        for live in sessions.iter().map(|(_, live)| live) {
+            if let Some(run) = live.active.lock().clone() {
+                run.guard.stop(StopReason::Cancelled);
+            }
+        }
         for (id, live) in sessions {
-            let _ = self.shut_down(&id, &live);
+            let _ = self.shut_down(&id, &live, reason);
         }
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        self.close_all();
+        self.close_all(None);
         owner::unregister_instance(&self.owner);
     }
 }
+
+/// Stack of a library-owned run thread: room for the JavaScript stack limit and host frames.
+const RUN_THREAD_STACK: usize = 8 << 20;
+
+/// How often a follower of another process's run reads the database.
+const FOLLOW_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A new record id: a UUID whose leading bits are the time (version 7), so rows of one
 /// table are inserted in order and each commit touches the same few index pages.
