@@ -170,7 +170,10 @@ fn stack_low_address() -> Option<usize> {
         if rc != 0 || addr.is_null() {
             return None;
         }
-        // The lowest page is usually a guard page.
-        Some(addr as usize + 64 * 1024)
+        // Keep a margin above the reported bottom (the guard page, and frames the C code
+        // below a JavaScript check may need), but no more than a quarter of a small stack:
+        // a margin as large as the stack would leave a budget of 0, which QuickJS reads
+        // as "no limit".
+        Some(addr as usize + (size / 4).min(64 * 1024))
     }
 }

@@ -21,6 +21,11 @@ use crate::timestamp;
 /// reported once as a `system` event and does not stop the execution.
 pub type EventWatcher = Box<dyn FnMut(&Event) -> std::result::Result<(), String> + Send>;
 
+/// The run a session is executing, if any: set by the engine for the length of a run and
+/// read by the interrupt handler, the native modules' host calls and `cancel`. It lives
+/// here, below both the engine and the modules, so the modules never import the engine.
+pub(crate) type ActiveRun = Mutex<Option<Arc<RunContext>>>;
+
 /// Pending events are committed at least this often while a run goes on, so other threads
 /// and processes can read them.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(20);

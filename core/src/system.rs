@@ -48,6 +48,8 @@ struct Inner {
     store: Arc<Store>,
     owner: Owner,
     library_cache: PathBuf,
+    /// The store's files, which no script may open.
+    protected: Arc<paths::Protected>,
     sessions: RwLock<HashMap<String, Arc<LiveSession>>>,
     running: Mutex<HashMap<String, Arc<RunContext>>>,
 }
@@ -92,9 +94,11 @@ impl VmSystem {
             .parent()
             .unwrap_or(Path::new("."))
             .join(".vm-cache/libraries");
+        let protected = paths::Protected::store(Some(&path.canonicalize().unwrap_or(path.to_path_buf())));
         Ok(Self::with_store(
             store,
             options.library_cache.unwrap_or(beside),
+            protected,
         ))
     }
 
@@ -109,15 +113,16 @@ impl VmSystem {
         let cache = options
             .library_cache
             .unwrap_or_else(|| PathBuf::from(".vm-cache/libraries"));
-        Ok(Self::with_store(store, cache))
+        Ok(Self::with_store(store, cache, paths::Protected::default()))
     }
 
-    fn with_store(store: Store, library_cache: PathBuf) -> Self {
+    fn with_store(store: Store, library_cache: PathBuf, protected: paths::Protected) -> Self {
         VmSystem {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
                 owner: owner::register_instance(),
                 library_cache,
+                protected: Arc::new(protected),
                 sessions: RwLock::default(),
                 running: Mutex::default(),
             }),
@@ -432,6 +437,7 @@ impl VmSystem {
         let host = modules::Host {
             worktree: worktree.clone(),
             modules: detail.modules.clone(),
+            protected: self.inner.protected.clone(),
         };
         let engine = Engine::new(&detail.settings, &host, active.clone())
             .map_err(|e| failed(format!("runtime: {e}")))?;

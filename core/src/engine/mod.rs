@@ -24,9 +24,7 @@ mod loader;
 
 const PRELUDE: &str = include_str!("prelude.js");
 
-/// The run a session's engine is executing, shared with the interrupt handler, host
-/// functions and `cancel`.
-pub(crate) type ActiveRun = Mutex<Option<Arc<RunContext>>>;
+pub(crate) use crate::run::ActiveRun;
 
 /// Preferred JavaScript stack: deep enough for real code, far inside any thread's stack.
 const PREFERRED_STACK: usize = 1024 * 1024;
@@ -34,6 +32,8 @@ const PREFERRED_STACK: usize = 1024 * 1024;
 const DRAIN_BUDGET_MS: u64 = 2000;
 /// Stack kept free below the JavaScript limit for host frames.
 const STACK_RESERVE: usize = 256 * 1024;
+/// Smallest JavaScript stack a run gets; a thread with less than twice this left is refused.
+const MIN_STACK: usize = 32 * 1024;
 
 /// What to run.
 pub(crate) enum Code<'a> {
@@ -200,7 +200,11 @@ impl Engine {
         code: Code<'_>,
         globals: Option<(&Json, &Json)>,
     ) -> Outcome {
-        self.runtime.set_max_stack_size(stack_budget());
+        let budget = match stack_budget() {
+            Ok(budget) => budget,
+            Err(message) => return Outcome::Failed(message),
+        };
+        self.runtime.set_max_stack_size(budget);
         *self.active.lock() = Some(run.clone());
         let outcome = self.context.with(|ctx| {
             let helpers = match self.helpers.0.clone().restore(&ctx) {
@@ -424,6 +428,8 @@ impl Engine {
                 break;
             }
         }
+        // Whatever is still queued (a job that keeps re-queueing itself) is dropped unrun.
+        discard_jobs(ctx);
         let leftovers = std::mem::take(&mut *self.rejections.lock());
         for r in leftovers {
             let _ = r.reason.0.restore(ctx);
@@ -581,13 +587,31 @@ fn wait(run: &RunContext, delay: Duration) -> Option<StopReason> {
 
 /// The JavaScript stack limit for a run on the calling thread: the preferred size when the
 /// thread has room, otherwise half of what is left, so overflow is a `RangeError` and
-/// never a crash of the thread.
-fn stack_budget() -> usize {
+/// never a crash of the thread. A thread too small for even [`MIN_STACK`] is refused
+/// (QuickJS would read a budget of 0 as "no limit").
+fn stack_budget() -> Result<usize, String> {
     match stack_remaining() {
-        Some(left) if left >= PREFERRED_STACK + STACK_RESERVE => PREFERRED_STACK,
-        Some(left) => left / 2,
-        None => 256 * 1024,
+        Some(left) if left >= PREFERRED_STACK + STACK_RESERVE => Ok(PREFERRED_STACK),
+        Some(left) if left / 2 >= MIN_STACK => Ok(left / 2),
+        Some(left) => Err(format!(
+            "the calling thread has only {} KiB of stack left; JavaScript needs at least {} KiB: run executions on a thread with a larger stack (1 MiB or more)",
+            left / 1024,
+            MIN_STACK * 2 / 1024
+        )),
+        None => Ok(256 * 1024),
     }
+}
+
+extern "C" {
+    /// Added to QuickJS-NG by `vendor/rquickjs-sys.patch`: frees every pending job
+    /// without running it.
+    fn JS_DiscardPendingJobs(rt: *mut rquickjs::qjs::JSRuntime);
+}
+
+/// Drops every queued promise job of the runtime without running it.
+fn discard_jobs(ctx: &Ctx<'_>) {
+    // SAFETY: called inside `Context::with`, so the runtime is locked and alive.
+    unsafe { JS_DiscardPendingJobs(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) }
 }
 
 /// Identity of a JavaScript object (its heap address), for matching promises.

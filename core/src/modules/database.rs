@@ -1,7 +1,15 @@
 //! `database`: SQLite through rusqlite, in memory or in a file inside the worktree, with
 //! bound parameters only.
+//!
+//! A script's connection is kept to itself: an authorizer allows only plain SQL and an
+//! allowlist of PRAGMAs that act on this connection or its own file (no process-wide
+//! settings such as `hard_heap_limit` or `temp_store_directory`, no `mmap_size`, no
+//! `ATTACH`); the file is never memory-mapped and its WAL index lives in heap memory
+//! (exclusive locking), so truncating a file under SQLite cannot crash the host; values
+//! are capped in line with `mem_mb`; and the host's own database is refused by identity.
 
-use std::os::raw::{c_int, c_void};
+use std::ffi::CStr;
+use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,14 +21,84 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{ffi, Batch, Connection, OpenFlags};
 
 use super::{add_function, error, host_call, string_arg, throw, type_error, Host};
-use crate::engine::ActiveRun;
-use crate::paths::{self, PathError};
+use crate::run::ActiveRun;
+use crate::paths::{self, PathError, Protected};
 
 /// Drivers `configure` accepts (the original system's name, and the obvious one).
 const DRIVERS: &[&str] = &["sqlite3", "sqlite"];
 
 /// SQLite virtual-machine steps between checks of the run's limits.
-const PROGRESS_STEPS: c_int = 1000;
+const PROGRESS_STEPS: c_int = 500;
+
+/// Largest string or BLOB (and SQL text) a script's connection handles: `mem_mb`, but no
+/// more than this, so one SQL function over one value (`randomblob`, `replace`, ...) —
+/// a single step between two checks of the limits — stays short.
+const MAX_VALUE_BYTES: u64 = 8 << 20;
+
+/// PRAGMAs a script may run with an argument (set): each acts on this connection or the
+/// script's own database file only.
+const PRAGMAS_SET: &[&str] = &[
+    "analysis_limit",
+    "application_id",
+    "auto_vacuum",
+    "automatic_index",
+    "case_sensitive_like",
+    "cell_size_check",
+    "defer_foreign_keys",
+    "foreign_keys",
+    "ignore_check_constraints",
+    "incremental_vacuum",
+    "journal_mode",
+    "journal_size_limit",
+    "legacy_alter_table",
+    "max_page_count",
+    "optimize",
+    "page_size",
+    "query_only",
+    "recursive_triggers",
+    "reverse_unordered_selects",
+    "secure_delete",
+    "synchronous",
+    "user_version",
+    "wal_autocheckpoint",
+    "wal_checkpoint",
+    // Schema queries take a table or index name as their argument.
+    "foreign_key_check",
+    "foreign_key_list",
+    "index_info",
+    "index_list",
+    "index_xinfo",
+    "integrity_check",
+    "quick_check",
+    "table_info",
+    "table_list",
+    "table_xinfo",
+];
+
+/// PRAGMAs a script may only read (no argument).
+const PRAGMAS_READ: &[&str] = &[
+    "busy_timeout",
+    "cache_size",
+    "collation_list",
+    "compile_options",
+    "data_version",
+    "database_list",
+    "encoding",
+    "freelist_count",
+    "function_list",
+    "locking_mode",
+    "module_list",
+    "page_count",
+    "pragma_list",
+    "schema_version",
+    "temp_store",
+];
+
+/// Functions refused even though SQLite has them: they reach beyond the connection.
+const FUNCTIONS_DENIED: &[&str] = &["load_extension", "fts3_tokenizer"];
+
+/// Virtual-table modules a script may create tables with.
+const VTABLE_MODULES: &[&str] = &["fts3", "fts4", "fts5", "rtree", "rtree_i32", "geopoly"];
 
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
@@ -34,6 +112,7 @@ struct Db {
 
 struct Database {
     worktree: PathBuf,
+    protected: Arc<Protected>,
     active: Arc<ActiveRun>,
     db: Mutex<Option<Db>>,
 }
@@ -50,8 +129,91 @@ extern "C" fn progress(data: *mut c_void) -> c_int {
     }
 }
 
+/// The text of an authorizer argument, lowercased.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string valid for the call.
+unsafe fn auth_arg(p: *const c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    Some(CStr::from_ptr(p).to_string_lossy().to_ascii_lowercase())
+}
+
+/// SQLite's authorizer: plain SQL, allowlisted PRAGMAs, no ATTACH, no extension loading.
+extern "C" fn authorize(
+    _data: *mut c_void,
+    action: c_int,
+    a1: *const c_char,
+    a2: *const c_char,
+    _schema: *const c_char,
+    _trigger: *const c_char,
+) -> c_int {
+    // SAFETY: SQLite passes NULL or valid strings for the call's length.
+    let (a1, a2) = unsafe { (auth_arg(a1), auth_arg(a2)) };
+    let allowed = match action {
+        ffi::SQLITE_PRAGMA => match (a1.as_deref(), a2.as_deref()) {
+            (Some(name), None) => PRAGMAS_SET.contains(&name) || PRAGMAS_READ.contains(&name),
+            (Some(name), Some(_)) => PRAGMAS_SET.contains(&name),
+            _ => false,
+        },
+        ffi::SQLITE_FUNCTION => a2
+            .as_deref()
+            .is_some_and(|f| !FUNCTIONS_DENIED.contains(&f)),
+        ffi::SQLITE_CREATE_VTABLE | ffi::SQLITE_DROP_VTABLE => a2
+            .as_deref()
+            .is_some_and(|m| VTABLE_MODULES.contains(&m)),
+        ffi::SQLITE_ATTACH | ffi::SQLITE_DETACH => false,
+        ffi::SQLITE_CREATE_INDEX
+        | ffi::SQLITE_CREATE_TABLE
+        | ffi::SQLITE_CREATE_TEMP_INDEX
+        | ffi::SQLITE_CREATE_TEMP_TABLE
+        | ffi::SQLITE_CREATE_TEMP_TRIGGER
+        | ffi::SQLITE_CREATE_TEMP_VIEW
+        | ffi::SQLITE_CREATE_TRIGGER
+        | ffi::SQLITE_CREATE_VIEW
+        | ffi::SQLITE_DELETE
+        | ffi::SQLITE_DROP_INDEX
+        | ffi::SQLITE_DROP_TABLE
+        | ffi::SQLITE_DROP_TEMP_INDEX
+        | ffi::SQLITE_DROP_TEMP_TABLE
+        | ffi::SQLITE_DROP_TEMP_TRIGGER
+        | ffi::SQLITE_DROP_TEMP_VIEW
+        | ffi::SQLITE_DROP_TRIGGER
+        | ffi::SQLITE_DROP_VIEW
+        | ffi::SQLITE_INSERT
+        | ffi::SQLITE_READ
+        | ffi::SQLITE_SELECT
+        | ffi::SQLITE_TRANSACTION
+        | ffi::SQLITE_UPDATE
+        | ffi::SQLITE_ALTER_TABLE
+        | ffi::SQLITE_REINDEX
+        | ffi::SQLITE_ANALYZE
+        | ffi::SQLITE_SAVEPOINT
+        | ffi::SQLITE_RECURSIVE => true,
+        _ => false,
+    };
+    if allowed {
+        ffi::SQLITE_OK
+    } else {
+        ffi::SQLITE_DENY
+    }
+}
+
 impl Database {
-    fn open(&self, ctx: &Ctx<'_>, driver: &str, dsn: &str) -> rquickjs::Result<Db> {
+    /// Refuses the host's own database files, by identity.
+    fn check_not_host(&self, ctx: &Ctx<'_>, path: &std::path::Path, dsn: &str) -> rquickjs::Result<()> {
+        match std::fs::metadata(path) {
+            Ok(meta) if self.protected.holds(&meta) => Err(throw(
+                ctx,
+                &format!("database.configure: '{dsn}' is one of the host's own database files; scripts cannot open it"),
+                &[("code", "SQLITE_AUTH".into_js(ctx)?)],
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn open(&self, ctx: &Ctx<'_>, driver: &str, dsn: &str, mem_mb: u64) -> rquickjs::Result<Db> {
         if !DRIVERS.contains(&driver) {
             return Err(error(
                 ctx,
@@ -60,7 +222,9 @@ impl Database {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let mut file = None;
         let opened = if dsn == ":memory:" {
             Connection::open_in_memory_with_flags(flags)
         } else {
@@ -95,15 +259,44 @@ impl Database {
                     &format!("database.configure: directory '{shown}' does not exist in the worktree; create it first"),
                 ));
             }
+            self.check_not_host(ctx, &path, dsn)?;
+            file = Some(path.clone());
             Connection::open_with_flags(&path, flags)
         };
         let conn = opened.map_err(|e| sqlite_error(ctx, &e))?;
+        if let Some(path) = &file {
+            // Checked again now that the name is bound to a file.
+            self.check_not_host(ctx, path, dsn)?;
+        }
+        let fail = |e: rusqlite::Error| sqlite_error(ctx, &e);
+        // Set before the first read of the file: no memory map of it (truncating a mapped
+        // file raises SIGBUS), and in WAL mode the index in heap memory rather than in a
+        // mapped `-shm` file another process could truncate. Exclusive locking holds the
+        // file for this connection until it closes.
+        conn.pragma_update(None, "mmap_size", 0).map_err(fail)?;
+        if file.is_some() {
+            conn.query_row("PRAGMA locking_mode=EXCLUSIVE", [], |_| Ok(()))
+                .map_err(fail)?;
+        }
+        let max_value = (mem_mb.saturating_mul(1 << 20)).clamp(1 << 20, MAX_VALUE_BYTES) as c_int;
         let active = self.active.clone();
         // SAFETY: the handle is valid while `conn` lives; the progress data outlives the
         // connection because `Db` drops `conn` first.
         unsafe {
+            let db = conn.handle();
             // No ATTACH (nor VACUUM INTO, which attaches): no file outside the worktree.
-            ffi::sqlite3_limit(conn.handle(), ffi::SQLITE_LIMIT_ATTACHED, 0);
+            ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_ATTACHED, 0);
+            ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_LENGTH, max_value);
+            ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_SQL_LENGTH, max_value);
+            for (option, on) in [
+                (ffi::SQLITE_DBCONFIG_DEFENSIVE, 1),
+                (ffi::SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0),
+                (ffi::SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0),
+                (ffi::SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0),
+            ] {
+                ffi::sqlite3_db_config(db, option, on, std::ptr::null_mut::<c_int>());
+            }
+            ffi::sqlite3_set_authorizer(db, Some(authorize), std::ptr::null_mut());
             ffi::sqlite3_progress_handler(
                 conn.handle(),
                 PROGRESS_STEPS,
@@ -213,9 +406,8 @@ fn to_js<'js>(ctx: &Ctx<'js>, value: ValueRef<'_>) -> rquickjs::Result<Value<'js
         ValueRef::Integer(i) => Ok(BigInt::from_i64(ctx.clone(), i)?.into_value()),
         ValueRef::Real(f) => f.into_js(ctx),
         ValueRef::Text(bytes) => String::from_utf8_lossy(bytes).into_js(ctx),
-        ValueRef::Blob(bytes) => {
-            Ok(TypedArray::<u8>::new(ctx.clone(), bytes.to_vec())?.into_value())
-        }
+        // Copied into memory QuickJS allocates, so mem_mb counts it.
+        ValueRef::Blob(bytes) => Ok(TypedArray::<u8>::new_copy(ctx.clone(), bytes)?.into_value()),
     }
 }
 
@@ -278,6 +470,7 @@ pub(super) fn create<'js>(
 ) -> rquickjs::Result<Object<'js>> {
     let database = Arc::new(Database {
         worktree: host.worktree.clone(),
+        protected: host.protected.clone(),
         active,
         db: Mutex::new(None),
     });
@@ -288,11 +481,11 @@ pub(super) fn create<'js>(
         &module,
         "configure",
         move |ctx: Ctx<'js>, driver: Value<'js>, dsn: Opt<Value<'js>>| -> rquickjs::Result<()> {
-            host_call(&ctx, &this.active, "database.configure")?;
+            let run = host_call(&ctx, &this.active, "database.configure")?;
             let driver = string_arg(&ctx, &driver, "database.configure", "driver")?;
             let dsn = dsn.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
             let dsn = string_arg(&ctx, &dsn, "database.configure", "dsn")?;
-            let db = this.open(&ctx, &driver, &dsn)?;
+            let db = this.open(&ctx, &driver, &dsn, run.limits.mem_mb)?;
             // The previous database, if any, is closed when replaced.
             *this.db.lock() = Some(db);
             Ok(())

@@ -14,7 +14,7 @@ use rquickjs::function::Opt;
 use rquickjs::{Ctx, IntoJs, Object, Value};
 
 use super::{add_function, host_call, string_arg, throw, type_error, Host};
-use crate::engine::ActiveRun;
+use crate::run::ActiveRun;
 use crate::event::{system_payload, EventType, SystemLevel};
 use crate::run::RunContext;
 

@@ -1,6 +1,13 @@
 //! `fs`: Node-style synchronous file functions confined to the session's worktree.
+//!
+//! Every path is resolved and opened by the kernel below the worktree in one step
+//! ([`Beneath`]), so a link swapped in by a concurrent process cannot lead outside. Only
+//! regular files and directories are read or written (a FIFO or device would block or
+//! never end), the host's own database files are refused by identity, and a file is
+//! sized before it is read: one that cannot fit in the run's `mem_mb` is refused.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,47 +15,166 @@ use rquickjs::function::Opt;
 use rquickjs::{ArrayBuffer, Ctx, IntoJs, Object, TypedArray, Value};
 
 use super::{add_function, host_call, string_arg, throw, type_error, Host};
-use crate::engine::ActiveRun;
-use crate::paths::{self, PathError};
+use crate::paths::{self, Beneath, OpenError, PathError, Protected};
+use crate::run::ActiveRun;
 
 struct Fs {
-    worktree: PathBuf,
+    beneath: Beneath,
+    protected: Arc<Protected>,
     active: Arc<ActiveRun>,
 }
 
+/// A call in progress: the path as given, its normalised relative form and the run's
+/// memory limit in bytes.
+struct Call {
+    shown: String,
+    relative: PathBuf,
+    mem_bytes: u64,
+}
+
 impl Fs {
-    /// Starts a host call of `fs.<function>` on `path`: the run, and the path resolved
-    /// inside the worktree (`"."` is the worktree itself).
-    fn enter(
-        &self,
-        ctx: &Ctx<'_>,
-        function: &str,
-        path: &Value<'_>,
-    ) -> rquickjs::Result<(String, PathBuf)> {
+    /// Starts a host call of `fs.<function>` on `path`: checks the path lexically (`"."`
+    /// is the worktree itself).
+    fn enter(&self, ctx: &Ctx<'_>, function: &str, path: &Value<'_>) -> rquickjs::Result<Call> {
         let name = format!("fs.{function}");
-        host_call(ctx, &self.active, &name)?;
+        let run = host_call(ctx, &self.active, &name)?;
+        let mem_bytes = run.limits.mem_mb.saturating_mul(1 << 20);
         let path = string_arg(ctx, path, &name, "path")?;
         if !path.is_empty()
             && Path::new(&path)
                 .components()
                 .all(|c| c == Component::CurDir)
         {
-            return Ok((path, self.worktree.clone()));
+            return Ok(Call {
+                shown: path,
+                relative: PathBuf::from("."),
+                mem_bytes,
+            });
         }
-        match paths::resolve_inside(&self.worktree, &path) {
-            Ok(resolved) => Ok((path, resolved)),
-            Err(PathError::Invalid(message)) => Err(throw(
-                ctx,
-                &format!("{name}: {message}; fs is confined to the session's worktree"),
-                &[
-                    ("code", "INVALID_PATH".into_js(ctx)?),
-                    ("path", path.as_str().into_js(ctx)?),
-                ],
-            )),
+        match paths::check_relative(&path) {
+            Ok(relative) => Ok(Call {
+                shown: path,
+                relative,
+                mem_bytes,
+            }),
+            Err(PathError::Invalid(message)) => Err(invalid_path(ctx, &name, &message, &path)),
             Err(PathError::NotFound(_)) => {
                 Err(os_error(ctx, libc::ENOENT, syscall(function), &path))
             }
         }
+    }
+
+    /// Opens the call's path below the worktree.
+    fn open(
+        &self,
+        ctx: &Ctx<'_>,
+        function: &str,
+        call: &Call,
+        flags: libc::c_int,
+    ) -> rquickjs::Result<OwnedFd> {
+        self.beneath
+            .open_inside(&call.shown, &call.relative, flags, 0o666)
+            .map_err(|e| open_error(ctx, function, e, &call.shown))
+    }
+
+    /// Opens a file to read or write: a regular file that is not the host's database.
+    fn open_file(
+        &self,
+        ctx: &Ctx<'_>,
+        function: &str,
+        call: &Call,
+        flags: libc::c_int,
+    ) -> rquickjs::Result<(std::fs::File, std::fs::Metadata)> {
+        // O_NONBLOCK: opening a FIFO must not wait for its other end.
+        let fd = match self.open(ctx, function, call, flags | libc::O_NONBLOCK) {
+            Err(_) if is_special(&self.beneath, call) => {
+                return Err(not_regular(ctx, function, &call.shown))
+            }
+            other => other?,
+        };
+        let file = std::fs::File::from(fd);
+        let meta = file
+            .metadata()
+            .map_err(|e| io_error(ctx, &e, syscall(function), &call.shown))?;
+        if meta.is_dir() {
+            return Err(os_error(ctx, libc::EISDIR, "read", &call.shown));
+        }
+        if !meta.is_file() {
+            return Err(not_regular(ctx, function, &call.shown));
+        }
+        if self.protected.holds(&meta) {
+            return Err(throw(
+                ctx,
+                &format!(
+                    "fs.{function}: '{}' is one of the host's own database files; scripts cannot open it",
+                    call.shown
+                ),
+                &[
+                    ("code", "EACCES".into_js(ctx)?),
+                    ("path", call.shown.as_str().into_js(ctx)?),
+                ],
+            ));
+        }
+        // SAFETY: clears O_NONBLOCK on a descriptor we own (no effect on regular files, but
+        // a later read or write should not see EAGAIN in any case).
+        unsafe {
+            let fl = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            if fl >= 0 {
+                libc::fcntl(file.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK);
+            }
+        }
+        Ok((file, meta))
+    }
+}
+
+/// Whether the call's path names something other than a regular file or directory (a
+/// FIFO with no reader makes a non-blocking open for writing fail with `ENXIO`).
+fn is_special(beneath: &Beneath, call: &Call) -> bool {
+    beneath
+        .open_inside(&call.shown, &call.relative, libc::O_PATH, 0)
+        .ok()
+        .and_then(|fd| std::fs::File::from(fd).metadata().ok())
+        .is_some_and(|m| !m.is_file() && !m.is_dir())
+}
+
+fn not_regular(ctx: &Ctx<'_>, function: &str, shown: &str) -> rquickjs::Error {
+    let props = (|| {
+        Ok::<_, rquickjs::Error>([
+            ("code", "EINVAL".into_js(ctx)?),
+            ("path", shown.into_js(ctx)?),
+        ])
+    })();
+    match props {
+        Ok(props) => throw(
+            ctx,
+            &format!("fs.{function}: '{shown}' is not a regular file (a FIFO, socket or device); fs reads and writes regular files and directories only"),
+            &props,
+        ),
+        Err(e) => e,
+    }
+}
+
+fn invalid_path(ctx: &Ctx<'_>, name: &str, message: &str, path: &str) -> rquickjs::Error {
+    let props = (|| {
+        Ok::<_, rquickjs::Error>([
+            ("code", "INVALID_PATH".into_js(ctx)?),
+            ("path", path.into_js(ctx)?),
+        ])
+    })();
+    match props {
+        Ok(props) => throw(
+            ctx,
+            &format!("{name}: {message}; fs is confined to the session's worktree"),
+            &props,
+        ),
+        Err(e) => e,
+    }
+}
+
+fn open_error(ctx: &Ctx<'_>, function: &str, e: OpenError, shown: &str) -> rquickjs::Error {
+    match e {
+        OpenError::Outside(message) => invalid_path(ctx, &format!("fs.{function}"), &message, shown),
+        OpenError::Io(e) => io_error(ctx, &e, syscall(function), shown),
     }
 }
 
@@ -178,25 +304,51 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn write(
-    ctx: &Ctx<'_>,
-    function: &str,
-    resolved: &Path,
-    shown: &str,
-    bytes: &[u8],
-    append: bool,
-) -> rquickjs::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true);
-    if append {
-        options.append(true);
-    } else {
-        options.write(true).truncate(true);
+/// How many bytes of JavaScript string `size` bytes of file become in `encoding`, at most.
+fn decoded_size(size: u64, encoding: &str) -> u64 {
+    match encoding {
+        "hex" => size.saturating_mul(2),
+        "base64" => size.div_ceil(3).saturating_mul(4),
+        _ => size,
     }
-    options
-        .open(resolved)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|e| io_error(ctx, &e, syscall(function), shown))
+}
+
+/// Reads a whole file of `expected` bytes, refusing more than `limit` (it may grow while
+/// being read).
+fn read_capped(
+    ctx: &Ctx<'_>,
+    file: std::fs::File,
+    expected: u64,
+    limit: u64,
+    shown: &str,
+) -> rquickjs::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(expected.min(limit) as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(ctx, &e, "read", shown))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(ctx, shown, bytes.len() as u64, limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(ctx: &Ctx<'_>, shown: &str, size: u64, limit: u64) -> rquickjs::Error {
+    let props = (|| {
+        Ok::<_, rquickjs::Error>([
+            ("code", "ERR_FS_FILE_TOO_LARGE".into_js(ctx)?),
+            ("path", shown.into_js(ctx)?),
+        ])
+    })();
+    match props {
+        Ok(props) => throw(
+            ctx,
+            &format!(
+                "fs.readFileSync: '{shown}' ({size} bytes once decoded) does not fit in the execution's memory limit (mem_mb, {limit} bytes)"
+            ),
+            &props,
+        ),
+        Err(e) => e,
+    }
 }
 
 /// Builds the `fs` module object.
@@ -205,8 +357,12 @@ pub(super) fn create<'js>(
     host: &Host,
     active: Arc<ActiveRun>,
 ) -> rquickjs::Result<Object<'js>> {
+    let beneath = Beneath::open(&host.worktree).map_err(|e| {
+        rquickjs::Error::new_from_js_message("worktree", "fs", format!("cannot open the worktree: {e}"))
+    })?;
     let fs = Arc::new(Fs {
-        worktree: host.worktree.clone(),
+        beneath,
+        protected: host.protected.clone(),
         active,
     });
     let module = Object::new(ctx.clone())?;
@@ -219,9 +375,16 @@ pub(super) fn create<'js>(
               path: Value<'js>,
               options: Opt<Value<'js>>|
               -> rquickjs::Result<String> {
-            let (shown, resolved) = this.enter(&ctx, "readFileSync", &path)?;
+            let call = this.enter(&ctx, "readFileSync", &path)?;
             let encoding = encoding_arg(&ctx, options.0)?;
-            let bytes = std::fs::read(&resolved).map_err(|e| io_error(&ctx, &e, "open", &shown))?;
+            let (file, meta) = this.open_file(&ctx, "readFileSync", &call, libc::O_RDONLY)?;
+            // Sized before reading: nothing that cannot fit in mem_mb is read into the host.
+            let limit = call.mem_bytes;
+            let decoded = decoded_size(meta.len(), &encoding);
+            if decoded > limit {
+                return Err(too_large(&ctx, &call.shown, decoded, limit));
+            }
+            let bytes = read_capped(&ctx, file, meta.len(), limit, &call.shown)?;
             decode(&ctx, bytes, &encoding)
         },
     )?;
@@ -232,10 +395,18 @@ pub(super) fn create<'js>(
             &module,
             name,
             move |ctx: Ctx<'js>, path: Value<'js>, data: Opt<Value<'js>>| -> rquickjs::Result<()> {
-                let (shown, resolved) = this.enter(&ctx, name, &path)?;
+                let call = this.enter(&ctx, name, &path)?;
                 let data = data.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
                 let bytes = data_arg(&ctx, name, &data)?;
-                write(&ctx, name, &resolved, &shown, &bytes, append)
+                // No O_TRUNC: the file is checked before anything in it changes.
+                let flags = libc::O_WRONLY | libc::O_CREAT | if append { libc::O_APPEND } else { 0 };
+                let (mut file, _) = this.open_file(&ctx, name, &call, flags)?;
+                if !append {
+                    file.set_len(0)
+                        .map_err(|e| io_error(&ctx, &e, "open", &call.shown))?;
+                }
+                file.write_all(&bytes)
+                    .map_err(|e| io_error(&ctx, &e, "write", &call.shown))
             },
         )?;
     }
@@ -245,8 +416,15 @@ pub(super) fn create<'js>(
         &module,
         "existsSync",
         move |ctx: Ctx<'js>, path: Value<'js>| -> rquickjs::Result<bool> {
-            let (_, resolved) = this.enter(&ctx, "existsSync", &path)?;
-            Ok(resolved.exists())
+            let call = this.enter(&ctx, "existsSync", &path)?;
+            match this
+                .beneath
+                .open_inside(&call.shown, &call.relative, libc::O_PATH, 0)
+            {
+                Ok(_) => Ok(true),
+                Err(OpenError::Io(_)) => Ok(false),
+                Err(e) => Err(open_error(&ctx, "existsSync", e, &call.shown)),
+            }
         },
     )?;
 
@@ -255,14 +433,15 @@ pub(super) fn create<'js>(
         &module,
         "readdirSync",
         move |ctx: Ctx<'js>, path: Value<'js>| -> rquickjs::Result<Vec<String>> {
-            let (shown, resolved) = this.enter(&ctx, "readdirSync", &path)?;
-            let entries =
-                std::fs::read_dir(&resolved).map_err(|e| io_error(&ctx, &e, "scandir", &shown))?;
-            let mut names = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|e| io_error(&ctx, &e, "scandir", &shown))?;
-                names.push(entry.file_name().to_string_lossy().into_owned());
-            }
+            let call = this.enter(&ctx, "readdirSync", &path)?;
+            let dir = this.open(
+                &ctx,
+                "readdirSync",
+                &call,
+                libc::O_RDONLY | libc::O_DIRECTORY,
+            )?;
+            let mut names =
+                list_dir(dir).map_err(|e| io_error(&ctx, &e, "scandir", &call.shown))?;
             names.sort();
             Ok(names)
         },
@@ -273,17 +452,40 @@ pub(super) fn create<'js>(
         &module,
         "mkdirSync",
         move |ctx: Ctx<'js>, path: Value<'js>, options: Opt<Value<'js>>| -> rquickjs::Result<()> {
-            let (shown, resolved) = this.enter(&ctx, "mkdirSync", &path)?;
+            let call = this.enter(&ctx, "mkdirSync", &path)?;
             let recursive = match options.0.as_ref().and_then(Value::as_object) {
                 Some(o) => o.get::<_, Option<bool>>("recursive")?.unwrap_or(false),
                 None => false,
             };
-            let made = if recursive {
-                std::fs::create_dir_all(&resolved)
-            } else {
-                std::fs::create_dir(&resolved)
-            };
-            made.map_err(|e| io_error(&ctx, &e, "mkdir", &shown))
+            let fail = |e: OpenError| open_error(&ctx, "mkdirSync", e, &call.shown);
+            if !recursive {
+                let (dir, name) = this.beneath.parent_inside(&call.relative).map_err(fail)?;
+                return mkdir_at(&dir, &name).map_err(|e| io_error(&ctx, &e, "mkdir", &call.shown));
+            }
+            // Each level is created in its parent, opened below the worktree.
+            let mut prefix = PathBuf::new();
+            for component in call.relative.components() {
+                prefix.push(component);
+                let (dir, name) = this.beneath.parent_inside(&prefix).map_err(fail)?;
+                match mkdir_at(&dir, &name) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                        let shown = prefix.to_string_lossy();
+                        let fd = this
+                            .beneath
+                            .open_inside(&shown, &prefix, libc::O_PATH, 0)
+                            .map_err(fail)?;
+                        let meta = std::fs::File::from(fd)
+                            .metadata()
+                            .map_err(|e| io_error(&ctx, &e, "mkdir", &call.shown))?;
+                        if !meta.is_dir() {
+                            return Err(os_error(&ctx, libc::EEXIST, "mkdir", &call.shown));
+                        }
+                    }
+                    Err(e) => return Err(io_error(&ctx, &e, "mkdir", &call.shown)),
+                }
+            }
+            Ok(())
         },
     )?;
 
@@ -292,9 +494,11 @@ pub(super) fn create<'js>(
         &module,
         "statSync",
         move |ctx: Ctx<'js>, path: Value<'js>| -> rquickjs::Result<Object<'js>> {
-            let (shown, resolved) = this.enter(&ctx, "statSync", &path)?;
-            let meta =
-                std::fs::metadata(&resolved).map_err(|e| io_error(&ctx, &e, "stat", &shown))?;
+            let call = this.enter(&ctx, "statSync", &path)?;
+            let fd = this.open(&ctx, "statSync", &call, libc::O_PATH)?;
+            let meta = std::fs::File::from(fd)
+                .metadata()
+                .map_err(|e| io_error(&ctx, &e, "stat", &call.shown))?;
             let stat = Object::new(ctx.clone())?;
             stat.set("size", meta.len() as f64)?;
             let mtime = meta
@@ -316,25 +520,95 @@ pub(super) fn create<'js>(
         &module,
         "unlinkSync",
         move |ctx: Ctx<'js>, path: Value<'js>| -> rquickjs::Result<()> {
-            let (shown, resolved) = this.enter(&ctx, "unlinkSync", &path)?;
-            // Remove the entry itself (a link inside the worktree, not what it points to);
-            // `enter` has checked that the whole path stays inside.
-            let entry = match paths::check_relative(&shown) {
-                Ok(normal) => match (normal.parent(), normal.file_name()) {
-                    (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
-                        match paths::resolve_inside(&this.worktree, &parent.to_string_lossy()) {
-                            Ok(dir) => dir.join(name),
-                            Err(_) => resolved,
-                        }
-                    }
-                    (_, Some(name)) => this.worktree.join(name),
-                    _ => resolved,
-                },
-                Err(_) => resolved,
-            };
-            std::fs::remove_file(&entry).map_err(|e| io_error(&ctx, &e, "unlink", &shown))
+            let call = this.enter(&ctx, "unlinkSync", &path)?;
+            // Removes the entry itself (a link, not what it points to), in its parent
+            // opened below the worktree.
+            let (dir, name) = this
+                .beneath
+                .parent_inside(&call.relative)
+                .map_err(|e| open_error(&ctx, "unlinkSync", e, &call.shown))?;
+            if let Ok(meta) = stat_at(&dir, &name) {
+                if this.protected.holds(&meta) {
+                    return Err(throw(
+                        &ctx,
+                        &format!("fs.unlinkSync: '{}' is one of the host's own database files; scripts cannot remove it", call.shown),
+                        &[("code", "EACCES".into_js(&ctx)?)],
+                    ));
+                }
+            }
+            unlink_at(&dir, &name).map_err(|e| io_error(&ctx, &e, "unlink", &call.shown))
         },
     )?;
 
     Ok(module)
+}
+
+fn cvt(rc: libc::c_int) -> std::io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn mkdir_at(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: a valid directory descriptor and a NUL-terminated name.
+    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o777) })
+}
+
+fn unlink_at(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<()> {
+    // SAFETY: as above; unlinkat never follows the last component.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) })
+}
+
+/// The entry itself (not what a link points to), as metadata.
+fn stat_at(dir: &OwnedFd, name: &std::ffi::CStr) -> std::io::Result<std::fs::Metadata> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: O_PATH|O_NOFOLLOW opens the entry itself, even a symlink, without touching
+    // what it points to; the descriptor is owned by the File below.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptor.
+    unsafe { std::fs::File::from_raw_fd(fd) }.metadata()
+}
+
+/// The names in an open directory (without `.` and `..`).
+fn list_dir(dir: OwnedFd) -> std::io::Result<Vec<String>> {
+    use std::os::fd::IntoRawFd;
+    // SAFETY: fdopendir takes ownership of the descriptor; closedir releases both.
+    unsafe {
+        let raw = dir.into_raw_fd();
+        let stream = libc::fdopendir(raw);
+        if stream.is_null() {
+            let e = std::io::Error::last_os_error();
+            libc::close(raw);
+            return Err(e);
+        }
+        let mut names = Vec::new();
+        loop {
+            *libc::__errno_location() = 0;
+            let entry = libc::readdir(stream);
+            if entry.is_null() {
+                let errno = *libc::__errno_location();
+                libc::closedir(stream);
+                if errno != 0 {
+                    return Err(std::io::Error::from_raw_os_error(errno));
+                }
+                return Ok(names);
+            }
+            let name = std::ffi::CStr::from_ptr((*entry).d_name.as_ptr());
+            let bytes = name.to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(String::from_utf8_lossy(bytes).into_owned());
+            }
+        }
+    }
 }

@@ -17,9 +17,8 @@ use rquickjs::function::IntoJsFunc;
 use rquickjs::{Ctx, Exception, Function, IntoJs, JsLifetime, Object, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::ActiveRun;
 use crate::error::{Error, Result};
-use crate::run::RunContext;
+use crate::run::{ActiveRun, RunContext};
 
 /// A native module a template may enable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +106,8 @@ pub(crate) struct Host {
     pub worktree: PathBuf,
     /// Modules the template enables.
     pub modules: Vec<String>,
+    /// The host's own database files, which neither `fs` nor `database` may open.
+    pub protected: Arc<crate::paths::Protected>,
 }
 
 /// The module objects of one runtime, in its userdata.
