@@ -205,8 +205,7 @@ impl Beneath {
         flags: libc::c_int,
         mode: libc::mode_t,
     ) -> Result<std::os::fd::OwnedFd, OpenError> {
-        let outside =
-            || OpenError::Outside(format!("path {path:?} resolves outside the worktree"));
+        let outside = || OpenError::Outside(format!("path {path:?} resolves outside the worktree"));
         match self.open_at(relative, flags, mode) {
             Ok(fd) => Ok(fd),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EXDEV) | Some(libc::ELOOP)) => {
@@ -244,7 +243,13 @@ impl Beneath {
             .ok_or_else(|| OpenError::Io(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
         let parent = match relative.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
-            _ => return Ok((self.open_at(Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).map_err(OpenError::Io)?, name)),
+            _ => {
+                return Ok((
+                    self.open_at(Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)
+                        .map_err(OpenError::Io)?,
+                    name,
+                ))
+            }
         };
         let shown = parent.to_string_lossy();
         let dir = self.open_inside(&shown, parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;

@@ -94,7 +94,8 @@ impl VmSystem {
             .parent()
             .unwrap_or(Path::new("."))
             .join(".vm-cache/libraries");
-        let protected = paths::Protected::store(Some(&path.canonicalize().unwrap_or(path.to_path_buf())));
+        let protected =
+            paths::Protected::store(Some(&path.canonicalize().unwrap_or(path.to_path_buf())));
         Ok(Self::with_store(
             store,
             options.library_cache.unwrap_or(beside),

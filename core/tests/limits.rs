@@ -145,7 +145,8 @@ fn memory_limit_raises_a_catchable_error_and_the_session_survives() {
     for bomb in [
         "{ const a = []; while (true) a.push({ big: new Array(1000).fill(1) }); }",
         "{ let s = 'x'; while (true) s = s + s; }",
-        "new Array(1e8).join('x')",
+        // A long separator: the string passes mem_mb after a few million elements.
+        "new Array(1e8).join('xxxxxxxxxxxxxxxx')",
         "'x'.repeat(2 ** 28)",
         "{ const g = []; for (let i = 0; i < 5e6; i++) g.push({ i, next: g[i - 1] }); JSON.stringify(g) }",
     ] {

@@ -21,19 +21,23 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{ffi, Batch, Connection, OpenFlags};
 
 use super::{add_function, error, host_call, string_arg, throw, type_error, Host};
-use crate::run::ActiveRun;
 use crate::paths::{self, PathError, Protected};
+use crate::run::ActiveRun;
 
 /// Drivers `configure` accepts (the original system's name, and the obvious one).
 const DRIVERS: &[&str] = &["sqlite3", "sqlite"];
 
 /// SQLite virtual-machine steps between checks of the run's limits.
-const PROGRESS_STEPS: c_int = 500;
+const PROGRESS_STEPS: c_int = 100;
 
-/// Largest string or BLOB (and SQL text) a script's connection handles: `mem_mb`, but no
-/// more than this, so one SQL function over one value (`randomblob`, `replace`, ...) —
-/// a single step between two checks of the limits — stays short.
-const MAX_VALUE_BYTES: u64 = 8 << 20;
+/// Largest string or BLOB a script's connection handles: `mem_mb`, but no more than this,
+/// so one SQL function over one value (`randomblob`, `replace`, ...) — a single step
+/// between two checks of the limits — stays short.
+const MAX_VALUE_BYTES: u64 = 4 << 20;
+
+/// Longest SQL text of one statement: with the value cap, it bounds how much work a
+/// statement without loops (where SQLite checks neither progress nor interrupts) can do.
+const MAX_SQL_BYTES: c_int = 1 << 20;
 
 /// PRAGMAs a script may run with an argument (set): each acts on this connection or the
 /// script's own database file only.
@@ -160,9 +164,9 @@ extern "C" fn authorize(
         ffi::SQLITE_FUNCTION => a2
             .as_deref()
             .is_some_and(|f| !FUNCTIONS_DENIED.contains(&f)),
-        ffi::SQLITE_CREATE_VTABLE | ffi::SQLITE_DROP_VTABLE => a2
-            .as_deref()
-            .is_some_and(|m| VTABLE_MODULES.contains(&m)),
+        ffi::SQLITE_CREATE_VTABLE | ffi::SQLITE_DROP_VTABLE => {
+            a2.as_deref().is_some_and(|m| VTABLE_MODULES.contains(&m))
+        }
         ffi::SQLITE_ATTACH | ffi::SQLITE_DETACH => false,
         ffi::SQLITE_CREATE_INDEX
         | ffi::SQLITE_CREATE_TABLE
@@ -202,7 +206,12 @@ extern "C" fn authorize(
 
 impl Database {
     /// Refuses the host's own database files, by identity.
-    fn check_not_host(&self, ctx: &Ctx<'_>, path: &std::path::Path, dsn: &str) -> rquickjs::Result<()> {
+    fn check_not_host(
+        &self,
+        ctx: &Ctx<'_>,
+        path: &std::path::Path,
+        dsn: &str,
+    ) -> rquickjs::Result<()> {
         match std::fs::metadata(path) {
             Ok(meta) if self.protected.holds(&meta) => Err(throw(
                 ctx,
@@ -287,7 +296,7 @@ impl Database {
             // No ATTACH (nor VACUUM INTO, which attaches): no file outside the worktree.
             ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_ATTACHED, 0);
             ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_LENGTH, max_value);
-            ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_SQL_LENGTH, max_value);
+            ffi::sqlite3_limit(db, ffi::SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES);
             for (option, on) in [
                 (ffi::SQLITE_DBCONFIG_DEFENSIVE, 1),
                 (ffi::SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0),

@@ -1,21 +1,30 @@
 //! `exec`: runs a program (no shell) in the worktree with a minimal environment, returning
 //! its combined output; the program is killed when the execution is stopped.
+//!
+//! The program runs under a small supervisor process forked from the host: a child
+//! subreaper (`PR_SET_CHILD_SUBREAPER`), so every process the program starts — even one
+//! that calls `setsid` or double-forks — stays its descendant. When the program exits, or
+//! the run stops, the supervisor kills and reaps all of them before it exits itself, so
+//! nothing started by `exec.run` outlives the call, and the thread reading the output
+//! ends with it. What `exec` cannot isolate: the program runs as the host's user, sees
+//! the host's filesystem and network, and can do whatever that user can.
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, IntoJs, Object, Value};
 
 use super::{add_function, host_call, string_arg, throw, type_error, Host};
-use crate::run::ActiveRun;
 use crate::event::{system_payload, EventType, SystemLevel};
+use crate::run::ActiveRun;
 use crate::run::RunContext;
 
 /// `PATH` of the child: the system's usual binary folders.
@@ -56,14 +65,178 @@ fn pipe() -> std::io::Result<(std::fs::File, OwnedFd)> {
     }
 }
 
-/// Kills the program and everything it started (its own process group).
-fn kill_group(child: &mut Child) {
-    // SAFETY: signals the process group the child leads (it was spawned with its own).
+/// Longest wait for the supervisor to clean up after a stop before it is killed outright.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(2);
+
+/// Longest wait for the end of the output once every process is gone.
+const OUTPUT_GRACE: Duration = Duration::from_secs(2);
+
+/// Set in the supervisor by SIGTERM: the host asks it to kill everything and exit.
+static SUPERVISOR_STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    SUPERVISOR_STOP.store(true, Ordering::SeqCst);
+}
+
+/// Stops the program: asks the supervisor to kill every descendant and waits for it,
+/// then kills its process group outright should it not have exited in time.
+fn stop_supervisor(child: &mut Child) {
+    // SAFETY: signals the supervisor, our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let until = Instant::now() + SUPERVISOR_GRACE;
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: signals the process group the supervisor leads.
     unsafe {
         libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL);
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Writes the decimal digits of `n` after `prefix` into `buf` (NUL-terminated), without
+/// allocating: the supervisor runs between fork and exec of a threaded process.
+fn path_with_pid(buf: &mut [u8; 64], prefix: &[u8], n: u32, suffix: &[u8]) {
+    let mut digits = [0u8; 10];
+    let mut len = 0;
+    let mut v = n;
+    loop {
+        digits[len] = b'0' + (v % 10) as u8;
+        len += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut at = 0;
+    for &b in prefix {
+        buf[at] = b;
+        at += 1;
+    }
+    for i in (0..len).rev() {
+        buf[at] = digits[i];
+        at += 1;
+    }
+    for &b in suffix {
+        buf[at] = b;
+        at += 1;
+    }
+    buf[at] = 0;
+}
+
+/// In the supervisor: kills every remaining descendant and reaps them all. Orphans are
+/// reparented to the supervisor (a subreaper), so killing its children round after round
+/// reaches every one. Only async-signal-safe calls.
+fn kill_descendants(program_group: libc::pid_t) {
+    // SAFETY: plain system calls on our own children and buffers on the stack.
+    unsafe {
+        libc::kill(-program_group, libc::SIGKILL);
+        let mut path = [0u8; 64];
+        let me = libc::getpid() as u32;
+        path_with_pid(&mut path, b"/proc/self/task/", me, b"/children");
+        loop {
+            let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd >= 0 {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                    if n <= 0 {
+                        break;
+                    }
+                    let mut pid: libc::pid_t = 0;
+                    for &b in &buf[..n as usize] {
+                        if b.is_ascii_digit() {
+                            pid = pid * 10 + (b - b'0') as libc::pid_t;
+                        } else {
+                            if pid > 0 {
+                                libc::kill(pid, libc::SIGKILL);
+                            }
+                            pid = 0;
+                        }
+                    }
+                    if pid > 0 {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+                libc::close(fd);
+            }
+            let mut status = 0;
+            let reaped = libc::waitpid(-1, &mut status, 0);
+            if reaped < 0 && *libc::__errno_location() == libc::ECHILD {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs in the forked child before `exec`: makes it the supervisor. Forks the program's
+/// process (which returns to exec the program), then waits, kills what is left and exits
+/// like the program did. Never returns in the supervisor.
+fn supervise() -> std::io::Result<()> {
+    // SAFETY: between fork and exec only async-signal-safe calls are made: prctl, sigaction,
+    // fork, setpgid, close_range, waitpid, kill, open/read/close and _exit.
+    unsafe {
+        if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let host = libc::getppid();
+        // If the host dies, so does the supervisor (and, through it, the program).
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != host {
+            libc::_exit(137);
+        }
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_stop as *const () as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        // No SA_RESTART: waitpid returns EINTR when the host asks to stop.
+        libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut());
+        let program = libc::fork();
+        if program < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if program == 0 {
+            // The program's process: its own group, killed if the supervisor dies.
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            libc::setpgid(0, 0);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            return Ok(());
+        }
+        // Hold nothing of the host: not the output pipe (its end is the program's), not
+        // the pipe through which the host learns whether exec succeeded.
+        libc::close_range(0, u32::MAX, 0);
+        let mut program_status: Option<libc::c_int> = None;
+        loop {
+            if SUPERVISOR_STOP.load(Ordering::SeqCst) {
+                break;
+            }
+            let mut status = 0;
+            let reaped = libc::waitpid(-1, &mut status, 0);
+            if reaped == program {
+                program_status = Some(status);
+                break;
+            }
+            if reaped < 0 && *libc::__errno_location() == libc::ECHILD {
+                break;
+            }
+        }
+        kill_descendants(program);
+        match program_status {
+            Some(status) if libc::WIFEXITED(status) => libc::_exit(libc::WEXITSTATUS(status)),
+            Some(status) if libc::WIFSIGNALED(status) => {
+                let signal = libc::WTERMSIG(status);
+                libc::signal(signal, libc::SIG_DFL);
+                libc::kill(libc::getpid(), signal);
+                libc::_exit(128 + signal)
+            }
+            _ => libc::_exit(137),
+        }
+    }
 }
 
 impl Exec {
@@ -88,13 +261,17 @@ impl Exec {
             .stdout(Stdio::from(writer.try_clone()?))
             .stderr(Stdio::from(writer))
             .process_group(0);
+        // SAFETY: `supervise` only makes async-signal-safe calls (see there).
+        unsafe {
+            command.pre_exec(supervise);
+        }
         let spawned = command.spawn();
         // Drop our copies of the write end, or the reader never sees the end of the output.
         drop(command);
         let mut child = spawned?;
 
         let (sender, output) = mpsc::channel();
-        std::thread::spawn(move || {
+        let reader_thread = std::thread::spawn(move || {
             let mut kept = Vec::new();
             let mut truncated = false;
             let mut chunk = [0u8; 8192];
@@ -120,31 +297,27 @@ impl Exec {
         let tick = Duration::from_millis(5);
         let status = loop {
             if run.guard.check().is_some() {
-                kill_group(&mut child);
-                return Ok(Ended::Stopped);
+                stop_supervisor(&mut child);
+                break None;
             }
             match child.try_wait()? {
-                Some(status) => break status,
+                Some(status) => break Some(status),
                 None => std::thread::sleep(
                     tick.min(run.guard.wall_remaining())
                         .max(Duration::from_micros(200)),
                 ),
             }
         };
-        // Programs it left running in the background may still hold the output open.
-        loop {
-            match output.recv_timeout(tick) {
-                Ok(text) => return Ok(Ended::Exited(status, text)),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Ok(Ended::Exited(status, String::new()))
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if run.guard.check().is_some() {
-                        kill_group(&mut child);
-                        return Ok(Ended::Stopped);
-                    }
-                }
-            }
+        // The supervisor has killed every process the program started, so the output is
+        // at its end: the reader finishes and is joined (bounded, should a process the
+        // supervisor could not kill still hold the pipe).
+        let text = output.recv_timeout(OUTPUT_GRACE).ok();
+        if text.is_some() {
+            let _ = reader_thread.join();
+        }
+        match status {
+            None => Ok(Ended::Stopped),
+            Some(status) => Ok(Ended::Exited(status, text.unwrap_or_default())),
         }
     }
 }

@@ -173,7 +173,9 @@ fn invalid_path(ctx: &Ctx<'_>, name: &str, message: &str, path: &str) -> rquickj
 
 fn open_error(ctx: &Ctx<'_>, function: &str, e: OpenError, shown: &str) -> rquickjs::Error {
     match e {
-        OpenError::Outside(message) => invalid_path(ctx, &format!("fs.{function}"), &message, shown),
+        OpenError::Outside(message) => {
+            invalid_path(ctx, &format!("fs.{function}"), &message, shown)
+        }
         OpenError::Io(e) => io_error(ctx, &e, syscall(function), shown),
     }
 }
@@ -358,7 +360,11 @@ pub(super) fn create<'js>(
     active: Arc<ActiveRun>,
 ) -> rquickjs::Result<Object<'js>> {
     let beneath = Beneath::open(&host.worktree).map_err(|e| {
-        rquickjs::Error::new_from_js_message("worktree", "fs", format!("cannot open the worktree: {e}"))
+        rquickjs::Error::new_from_js_message(
+            "worktree",
+            "fs",
+            format!("cannot open the worktree: {e}"),
+        )
     })?;
     let fs = Arc::new(Fs {
         beneath,
@@ -399,7 +405,8 @@ pub(super) fn create<'js>(
                 let data = data.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
                 let bytes = data_arg(&ctx, name, &data)?;
                 // No O_TRUNC: the file is checked before anything in it changes.
-                let flags = libc::O_WRONLY | libc::O_CREAT | if append { libc::O_APPEND } else { 0 };
+                let flags =
+                    libc::O_WRONLY | libc::O_CREAT | if append { libc::O_APPEND } else { 0 };
                 let (mut file, _) = this.open_file(&ctx, name, &call, flags)?;
                 if !append {
                     file.set_len(0)

@@ -44080,8 +44080,9 @@ static JSValue js_array_join(JSContext *ctx, JSValueConst this_val,
     string_buffer_init(ctx, b, 0);
 
     for(i = 0; i < n; i++) {
-        /* vm-system: poll, see JS_TryGetPropertyInt64 */
-        if (js_poll_interrupts(ctx))
+        /* vm-system: poll, see JS_TryGetPropertyInt64; and stop at the first failed
+           allocation rather than looping on to the end of a huge length */
+        if (js_poll_interrupts(ctx) || b->error_status)
             goto fail;
         if (i > 0) {
             if (c >= 0) {

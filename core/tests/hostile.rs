@@ -1,0 +1,588 @@
+//! Hostile scripts (issue 13): the JavaScript is the attacker, the host is trusted.
+//!
+//! Each attack runs in a child process — this test binary run again on that one test
+//! with `VMS_HOSTILE_CHILD` set — under a timeout, so an attack that crashes the host
+//! (SIGBUS, SIGSEGV) or hangs it fails its test instead of taking the suite down.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Worktree;
+use serde_json::{json, Value};
+use vm_system::{Execution, ExecutionStatus, VmSystem};
+
+/// Runs `attack` in a child process (or, in the child, runs it) and fails unless the
+/// child finishes cleanly within `limit`.
+fn isolated(test: &str, limit: Duration, attack: impl FnOnce()) {
+    if std::env::var_os("VMS_HOSTILE_CHILD").is_some() {
+        attack();
+        return;
+    }
+    let out = tempfile::NamedTempFile::new().unwrap();
+    // One descriptor for both streams, so they share an offset and interleave.
+    let log = out.reopen().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env("VMS_HOSTILE_CHILD", "1")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut output = String::new();
+    out.reopen().unwrap().read_to_string(&mut output).unwrap();
+    match status {
+        None => panic!("{test}: the host hung for more than {limit:?}\n{output}"),
+        Some(s) if s.success() => {}
+        Some(s) => panic!(
+            "{test}: the host process {}\n{output}",
+            match s.signal() {
+                Some(sig) => format!("was killed by signal {sig}"),
+                None => format!("failed ({s})"),
+            }
+        ),
+    }
+}
+
+/// A system with one template enabling `modules` (settings patch applied) and a ready
+/// session on a fresh worktree.
+fn session(modules: &[&str], settings: Value) -> (VmSystem, String, Worktree) {
+    let vm = VmSystem::open_in_memory().unwrap();
+    let tree = Worktree::new(&[]);
+    let sid = session_on(&vm, modules, settings, &tree);
+    (vm, sid, tree)
+}
+
+fn session_on(vm: &VmSystem, modules: &[&str], settings: Value, tree: &Worktree) -> String {
+    let t = vm.create_template("hostile", "quickjs").unwrap();
+    vm.update_settings(&t.id, &settings).unwrap();
+    for m in modules {
+        vm.add_module(&t.id, m).unwrap();
+    }
+    vm.create_session(&t.id, "ws", "abc", tree.str())
+        .unwrap()
+        .id
+}
+
+/// Runs `code`; it must end `ok`. Returns its JSON value.
+fn ok(vm: &VmSystem, sid: &str, code: &str) -> Value {
+    let exec = vm.repl(sid, code).unwrap();
+    assert_eq!(exec.status, ExecutionStatus::Ok, "{code}: {:?}", exec.error);
+    exec.value().cloned().unwrap_or(Value::Null)
+}
+
+/// Runs `code` that catches an error and returns `{message, code}` (or `'no error'`).
+fn caught(vm: &VmSystem, sid: &str, code: &str) -> Value {
+    ok(
+        vm,
+        sid,
+        &format!("(() => {{ try {{ {code}; return 'no error'; }} catch (e) {{ return {{ message: e.message, code: e.code }}; }} }})()"),
+    )
+}
+
+fn timed(vm: &VmSystem, sid: &str, code: &str) -> (Execution, Duration) {
+    let started = Instant::now();
+    let exec = vm.repl(sid, code).unwrap();
+    (exec, started.elapsed())
+}
+
+/// Peak resident memory of this process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+// ---- 1. SIGBUS through SQLite's memory maps ----
+
+#[test]
+fn truncating_a_database_file_under_sqlite_does_not_crash_the_host() {
+    isolated(
+        "truncating_a_database_file_under_sqlite_does_not_crash_the_host",
+        Duration::from_secs(60),
+        || {
+            let (vm, sid, _t) = session(&["database", "fs"], json!({}));
+            ok(
+                &vm,
+                &sid,
+                "var db = require('database'), fs = require('fs')",
+            );
+            // A memory-mapped database file, emptied under SQLite.
+            let mmap = caught(
+                &vm,
+                &sid,
+                "db.configure('sqlite3', 'a.db'); db.exec('PRAGMA mmap_size=1000000')",
+            );
+            assert!(
+                mmap["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("not authorized"),
+                "{mmap}"
+            );
+            ok(
+                &vm,
+                &sid,
+                "db.exec('CREATE TABLE t(x)'); for (let i = 0; i < 200; i++) db.exec('INSERT INTO t VALUES (randomblob(1000))'); db.query('SELECT count(*) AS n FROM t')[0].n",
+            );
+            ok(&vm, &sid, "fs.writeFileSync('a.db', '')");
+            caught(&vm, &sid, "db.query('SELECT sum(length(x)) AS s FROM t')");
+            caught(&vm, &sid, "db.exec('INSERT INTO t VALUES (1)')");
+            // A WAL database whose -shm is emptied.
+            ok(
+                &vm,
+                &sid,
+                "db.configure('sqlite3', 'w.db'); db.query('PRAGMA journal_mode=WAL'); db.exec('CREATE TABLE t(x)'); db.exec('INSERT INTO t VALUES (1)'); 1",
+            );
+            ok(
+                &vm,
+                &sid,
+                "fs.writeFileSync('w.db-shm', ''); fs.writeFileSync('w.db-wal', ''); 1",
+            );
+            caught(&vm, &sid, "db.query('SELECT count(*) AS n FROM t')");
+            caught(&vm, &sid, "db.exec('INSERT INTO t VALUES (2)')");
+            assert_eq!(ok(&vm, &sid, "'alive'"), json!("alive"));
+        },
+    );
+}
+
+// ---- 2. Process-wide PRAGMAs ----
+
+#[test]
+fn a_scripts_pragmas_stay_inside_its_connection() {
+    isolated(
+        "a_scripts_pragmas_stay_inside_its_connection",
+        Duration::from_secs(60),
+        || {
+            let (vm, sid, _t) = session(&["database"], json!({}));
+            ok(
+                &vm,
+                &sid,
+                "var db = require('database'); db.configure('sqlite3', 'p.db')",
+            );
+            let outside = tempfile::tempdir().unwrap();
+            for pragma in [
+                "PRAGMA hard_heap_limit=200000".to_string(),
+                "PRAGMA soft_heap_limit=200000".to_string(),
+                format!("PRAGMA temp_store_directory='{}'", outside.path().display()),
+                "PRAGMA mmap_size=1000000".to_string(),
+                "PRAGMA locking_mode=NORMAL".to_string(),
+                "PRAGMA writable_schema=ON".to_string(),
+                "PRAGMA busy_timeout=100000".to_string(),
+                "PRAGMA cache_size=-1000000".to_string(),
+                "PRAGMA threads=8".to_string(),
+            ] {
+                let e = caught(&vm, &sid, &format!("db.exec({pragma:?})"));
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("not authorized"),
+                    "{pragma}: {e}"
+                );
+            }
+            for f in ["load_extension('x')", "fts3_tokenizer('simple')"] {
+                let e = caught(&vm, &sid, &format!("db.query(\"SELECT {f}\")"));
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap_or("")
+                        .contains("not authorized"),
+                    "{f}: {e}"
+                );
+            }
+            // What a script needs of its own database still works.
+            assert_eq!(
+                ok(
+                    &vm,
+                    &sid,
+                    "db.exec('CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT)'); db.exec('PRAGMA user_version=7'); db.exec('PRAGMA foreign_keys=ON');\
+                     [db.query('PRAGMA user_version')[0].user_version, db.query('PRAGMA table_info(t)').length, db.query('PRAGMA journal_mode=WAL')[0].journal_mode, db.query('PRAGMA integrity_check')[0].integrity_check]"
+                ),
+                json!([7, 2, "wal", "ok"])
+            );
+            // Every other system of the process still stores executions and opens.
+            let other = VmSystem::open_in_memory().unwrap();
+            let (osid, _tree) = {
+                let tree = Worktree::new(&[]);
+                (session_on(&other, &[], json!({}), &tree), tree)
+            };
+            assert_eq!(
+                ok(&other, &osid, "'x'.repeat(100000).length"),
+                json!(100000)
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let file = VmSystem::open(dir.path().join("vm.db")).unwrap();
+            file.create_template("t", "quickjs").unwrap();
+        },
+    );
+}
+
+// ---- 3. Stack budget 0 ----
+
+#[test]
+fn deep_recursion_on_a_small_host_thread_is_an_error_not_a_crash() {
+    isolated(
+        "deep_recursion_on_a_small_host_thread_is_an_error_not_a_crash",
+        Duration::from_secs(60),
+        || {
+            let (vm, sid, _t) = session(&[], json!({}));
+            ok(&vm, &sid, "function deep(n) { return deep(n + 1) + 1 }");
+            for stack in [64 << 10, 128 << 10, 256 << 10] {
+                let (vm, sid) = (vm.clone(), sid.clone());
+                let outcome = std::thread::Builder::new()
+                    .stack_size(stack)
+                    .spawn(move || match vm.repl(&sid, "deep(0)") {
+                        Ok(exec) => format!(
+                            "{}: {}",
+                            exec.status.as_str(),
+                            exec.error.unwrap_or_default()
+                        ),
+                        Err(e) => format!("{}: {e}", e.code()),
+                    })
+                    .unwrap()
+                    .join()
+                    .unwrap();
+                assert!(
+                    outcome.contains("stack"),
+                    "{stack} bytes of stack: {outcome}"
+                );
+            }
+        },
+    );
+}
+
+// ---- 4. Built-ins over huge array-likes ----
+
+#[test]
+fn builtins_over_huge_array_likes_honour_the_limits() {
+    isolated(
+        "builtins_over_huge_array_likes_honour_the_limits",
+        Duration::from_secs(120),
+        || {
+            let (vm, sid, _t) = session(&[], json!({"limits": {"wall_ms": 300, "cpu_ms": 10000}}));
+            for attack in [
+                "Array.prototype.reverse.call({length: 2**53-1})",
+                "Array.prototype.join.call({length: 2**53-1}, '')",
+                "Array.prototype.copyWithin.call({length: 2**53-1}, 0, 1)",
+                "Array.prototype.lastIndexOf.call({length: 2**53-1}, 1)",
+                "Array.prototype.splice.call({length: 2**53-1}, 0, 1)",
+                "Array.prototype.unshift.call({length: 2**53-2}, 1)",
+                "Array.prototype.shift.call({length: 2**53-1})",
+                "Array.prototype.concat.call([], {length: 2**53-2, [Symbol.isConcatSpreadable]: true})",
+                "Array.prototype.slice.call({length: 2**53-1}, 0, 2**32-2)",
+                "Array.prototype.toLocaleString.call({length: 2**53-1})",
+            ] {
+                let (exec, took) = timed(&vm, &sid, attack);
+                assert_eq!(exec.status, ExecutionStatus::Timeout, "{attack}: {:?}", exec.error);
+                assert!(took < Duration::from_millis(2000), "{attack} took {took:?}");
+            }
+            // cpu_ms too.
+            let (vm2, sid2, _t2) =
+                session(&[], json!({"limits": {"wall_ms": 60000, "cpu_ms": 300}}));
+            let (exec, took) = timed(
+                &vm2,
+                &sid2,
+                "Array.prototype.reverse.call({length: 2**53-1})",
+            );
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            // CPU time runs slower than the wall clock on a busy machine.
+            assert!(took < Duration::from_secs(15), "cpu_ms: {took:?}");
+            // Cancel and close from another thread.
+            let (vm3, sid3, _t3) =
+                session(&[], json!({"limits": {"wall_ms": 60000, "cpu_ms": 60000}}));
+            for close in [false, true] {
+                let (v, s) = (vm3.clone(), sid3.clone());
+                let stopper = std::thread::spawn(move || {
+                    let started = Instant::now();
+                    loop {
+                        if let Some(id) = v.running_execution(&s) {
+                            std::thread::sleep(Duration::from_millis(100));
+                            if close {
+                                v.close_session(&s).unwrap();
+                            } else {
+                                v.cancel_execution(&id).unwrap();
+                            }
+                            return Instant::now();
+                        }
+                        assert!(started.elapsed() < Duration::from_secs(20));
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                });
+                let result = vm3.repl(&sid3, "Array.prototype.join.call({length: 2**53-1}, '')");
+                let ended = Instant::now();
+                let stopped = stopper.join().unwrap();
+                let exec = result.unwrap();
+                assert_eq!(exec.status, ExecutionStatus::Cancelled, "close={close}");
+                assert!(ended.duration_since(stopped) < Duration::from_millis(1000));
+            }
+        },
+    );
+}
+
+// ---- 5. FIFOs ----
+
+#[test]
+fn fs_refuses_fifos_instead_of_blocking() {
+    isolated(
+        "fs_refuses_fifos_instead_of_blocking",
+        Duration::from_secs(30),
+        || {
+            let (vm, sid, tree) = session(&["fs"], json!({"limits": {"wall_ms": 1000}}));
+            let fifo = std::ffi::CString::new(tree.path.join("p").to_str().unwrap()).unwrap();
+            // SAFETY: a valid path.
+            assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+            ok(&vm, &sid, "var fs = require('fs')");
+            for call in [
+                "fs.readFileSync('p')",
+                "fs.writeFileSync('p', 'x')",
+                "fs.appendFileSync('p', 'x')",
+            ] {
+                let started = Instant::now();
+                let e = caught(&vm, &sid, call);
+                assert_eq!(e["code"], json!("EINVAL"), "{call}: {e}");
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("not a regular file"),
+                    "{e}"
+                );
+                assert!(started.elapsed() < Duration::from_millis(500));
+            }
+            assert_eq!(ok(&vm, &sid, "fs.statSync('p').isFile()"), json!(false));
+        },
+    );
+}
+
+// ---- 6. Check-then-open race ----
+
+#[test]
+fn fs_cannot_be_raced_out_of_the_worktree() {
+    isolated(
+        "fs_cannot_be_raced_out_of_the_worktree",
+        Duration::from_secs(60),
+        || {
+            let outside = tempfile::tempdir().unwrap();
+            let secret = outside.path().join("secret.txt");
+            std::fs::write(&secret, "SECRET").unwrap();
+            let (vm, sid, tree) = session(
+                &["fs"],
+                json!({"limits": {"wall_ms": 20000, "cpu_ms": 20000}}),
+            );
+            let dir = tree.path.clone();
+            std::fs::write(dir.join("f.txt"), "inside").unwrap();
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let swapping = stop.clone();
+            let secret_path = secret.clone();
+            let swapper = std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !swapping.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::remove_file(dir.join("l.tmp"));
+                    std::os::unix::fs::symlink(&secret_path, dir.join("l.tmp")).unwrap();
+                    std::fs::rename(dir.join("l.tmp"), dir.join("f.txt")).unwrap();
+                    std::fs::write(dir.join("r.tmp"), "inside").unwrap();
+                    std::fs::rename(dir.join("r.tmp"), dir.join("f.txt")).unwrap();
+                    swaps += 1;
+                }
+                swaps
+            });
+            let leaks = ok(
+                &vm,
+                &sid,
+                "const fs = require('fs'); let leaks = 0, reads = 0;\
+                 for (let i = 0; i < 4000; i++) {\
+                   try { reads++; if (fs.readFileSync('f.txt', 'utf8').includes('SECRET')) leaks++; } catch (e) {}\
+                   try { fs.writeFileSync('f.txt', 'pwned'); } catch (e) {}\
+                   try { fs.appendFileSync('f.txt', 'pwned'); } catch (e) {}\
+                 }\
+                 leaks",
+            );
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let swaps = swapper.join().unwrap();
+            assert!(swaps > 100, "the race ran ({swaps} swaps)");
+            assert_eq!(leaks, json!(0), "outside content read");
+            assert_eq!(std::fs::read_to_string(&secret).unwrap(), "SECRET");
+        },
+    );
+}
+
+// ---- 7. The host's own store ----
+
+#[test]
+fn scripts_cannot_open_the_hosts_own_database() {
+    isolated(
+        "scripts_cannot_open_the_hosts_own_database",
+        Duration::from_secs(60),
+        || {
+            let tree = Worktree::new(&[]);
+            let vm = VmSystem::open(tree.path.join("vm.db")).unwrap();
+            let sid = session_on(&vm, &["database", "fs"], json!({}), &tree);
+            ok(
+                &vm,
+                &sid,
+                "var db = require('database'), fs = require('fs')",
+            );
+            std::fs::hard_link(tree.path.join("vm.db"), tree.path.join("alias.db")).unwrap();
+            assert!(tree.path.join("vm.db-wal").exists());
+            for name in ["vm.db", "vm.db-wal", "alias.db", "./vm.db"] {
+                let e = caught(&vm, &sid, &format!("db.configure('sqlite3', '{name}')"));
+                assert_eq!(e["code"], json!("SQLITE_AUTH"), "{name}: {e}");
+                let e = caught(&vm, &sid, &format!("fs.readFileSync('{name}', 'latin1')"));
+                assert_eq!(e["code"], json!("EACCES"), "{name}: {e}");
+                let e = caught(&vm, &sid, &format!("fs.writeFileSync('{name}', '')"));
+                assert_eq!(e["code"], json!("EACCES"), "{name}: {e}");
+                let e = caught(&vm, &sid, &format!("fs.appendFileSync('{name}', 'x')"));
+                assert_eq!(e["code"], json!("EACCES"), "{name}: {e}");
+            }
+            for name in ["vm.db", "vm.db-wal", "vm.db-shm"] {
+                let e = caught(&vm, &sid, &format!("fs.unlinkSync('{name}')"));
+                assert_eq!(e["code"], json!("EACCES"), "{name}: {e}");
+            }
+            // The store is intact and still works.
+            assert_eq!(ok(&vm, &sid, "1 + 1"), json!(2));
+            assert!(std::fs::metadata(tree.path.join("vm.db")).unwrap().len() > 0);
+            vm.close();
+            let again = VmSystem::open(tree.path.join("vm.db")).unwrap();
+            assert!(!again.list_templates().unwrap().is_empty());
+        },
+    );
+}
+
+// ---- 8. Memory outside mem_mb ----
+
+#[test]
+fn blobs_and_file_reads_count_in_mem_mb() {
+    isolated(
+        "blobs_and_file_reads_count_in_mem_mb",
+        Duration::from_secs(120),
+        || {
+            let (vm, sid, tree) = session(&["database", "fs"], json!({"limits": {"mem_mb": 16}}));
+            ok(&vm, &sid, "var db = require('database'), fs = require('fs'); db.configure('sqlite3', ':memory:')");
+            let before = peak_rss();
+            let exec = vm
+                .repl(
+                    &sid,
+                    "(() => { const keep = []; for (let i = 0; i < 32; i++) keep.push(db.query('SELECT randomblob(4000000) AS b')[0].b); return keep.length })()",
+                )
+                .unwrap();
+            assert_eq!(exec.status, ExecutionStatus::Error, "{:?}", exec.result);
+            assert!(
+                exec.error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("out of memory"),
+                "{:?}",
+                exec.error
+            );
+            let blob_growth = peak_rss().saturating_sub(before);
+            assert!(
+                blob_growth < 48 << 20,
+                "BLOBs grew the host by {} MiB",
+                blob_growth >> 20
+            );
+
+            let big = std::fs::File::create(tree.path.join("big")).unwrap();
+            big.set_len(64 << 20).unwrap();
+            let before = peak_rss();
+            for encoding in ["hex", "utf8", "base64", "latin1"] {
+                let e = caught(&vm, &sid, &format!("fs.readFileSync('big', '{encoding}')"));
+                assert_eq!(e["code"], json!("ERR_FS_FILE_TOO_LARGE"), "{encoding}: {e}");
+            }
+            let read_growth = peak_rss().saturating_sub(before);
+            assert!(
+                read_growth < 16 << 20,
+                "file reads grew the host by {} MiB",
+                read_growth >> 20
+            );
+            // A file that fits is read.
+            std::fs::write(tree.path.join("small"), "x".repeat(1 << 20)).unwrap();
+            assert_eq!(
+                ok(&vm, &sid, "fs.readFileSync('small').length"),
+                json!(1 << 20)
+            );
+        },
+    );
+}
+
+// ---- 9. Long SQL statements ----
+
+#[test]
+fn long_sql_statements_stop_within_the_limits() {
+    isolated(
+        "long_sql_statements_stop_within_the_limits",
+        Duration::from_secs(60),
+        || {
+            let (vm, sid, _t) = session(
+                &["database"],
+                json!({"limits": {"wall_ms": 200, "cpu_ms": 10000}}),
+            );
+            ok(
+                &vm,
+                &sid,
+                "var db = require('database'); db.configure('sqlite3', ':memory:')",
+            );
+            // Values beyond the connection's length limit are refused outright.
+            let e = caught(&vm, &sid, "db.query('SELECT length(randomblob(5e7)) AS n')");
+            assert_eq!(e["code"], json!("SQLITE_TOOBIG"), "{e}");
+            // Values in a loop: stopped within 1.2 x wall_ms + 50 ms.
+            let (exec, took) = timed(
+                &vm,
+                &sid,
+                "db.query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT sum(length(randomblob(40000))) AS n FROM c')",
+            );
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            println!("a loop of randomblob(4e4) with wall_ms 200 stopped after {took:?}");
+            assert!(took < Duration::from_millis(290), "took {took:?}");
+        },
+    );
+}
+
+// ---- 11. Promise floods ----
+
+#[test]
+fn nothing_of_a_stopped_run_runs_later() {
+    isolated(
+        "nothing_of_a_stopped_run_runs_later",
+        Duration::from_secs(60),
+        || {
+            let (vm, sid, _t) = session(&[], json!({"limits": {"wall_ms": 300}}));
+            let exec = vm
+                .repl(
+                    &sid,
+                    "globalThis.n = 0; function f() { n++; Promise.resolve().then(f); Promise.resolve().then(f); } f(); for (;;) {}",
+                )
+                .unwrap();
+            assert_eq!(exec.status, ExecutionStatus::Timeout);
+            let after = vm.repl(&sid, "n").unwrap();
+            assert_eq!(after.status, ExecutionStatus::Ok, "{:?}", after.error);
+            let later = vm.repl(&sid, "n").unwrap();
+            assert_eq!(
+                later.value(),
+                after.value(),
+                "jobs of the stopped run ran later"
+            );
+        },
+    );
+}
