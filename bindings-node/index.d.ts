@@ -64,6 +64,45 @@ export interface SettingsPatch {
 }
 
 
+/** Options of `new VmSystem(path, options)`. */
+export interface OpenOptions {
+  /**
+   * Folder of installed libraries; default `.vm-cache/libraries/` beside the database
+   * (or in the working directory for an in-memory database).
+   */
+  libraryCache?: string | null
+}
+
+/** Options of `createSession` and `repl`. */
+export interface WatchOptions {
+  /**
+   * Receives each event, in order, on the main thread while the code runs. Whatever it
+   * throws is recorded as a `system` event of the execution, which goes on.
+   */
+  onEvent?: ((event: Event) => void) | null
+}
+
+/** Options of `runFile`. */
+export interface RunFileOptions {
+  /** `globalThis.__ARGS__` of the script. */
+  args?: JsonObject | null
+  /** `globalThis.__ENV__` of the script (string values). */
+  env?: Record<string, string> | null
+  /**
+   * Receives each event, in order, on the main thread while the code runs. Whatever it
+   * throws is recorded as a `system` event of the execution, which goes on.
+   */
+  onEvent?: ((event: Event) => void) | null
+}
+
+/** Options of `runFileSync`. */
+export interface RunFileSyncOptions {
+  /** `globalThis.__ARGS__` of the script. */
+  args?: JsonObject | null
+  /** `globalThis.__ENV__` of the script (string values). */
+  env?: Record<string, string> | null
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -76,8 +115,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class VmSystem {
   /** Opens (or creates) the database at `path`, or a private in-memory one without a path. */
   constructor(path?: string | undefined | null, options?: OpenOptions | undefined | null)
-  /** Closes every live session of this instance. */
+  /**
+   * Closes every live session of this instance (a running execution ends `cancelled`) and
+   * releases the database (files, background thread) once the runs still going on it end.
+   * Every later call fails with `VALIDATION_ERROR`; closing again does nothing.
+   */
   close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
   /** The folder installed libraries are kept in. */
   get libraryCache(): string
   /** Creates a template with the default settings (`engine` must be `quickjs`). */
@@ -91,13 +136,13 @@ export declare class VmSystem {
   /** Applies a partial settings update (`{limits: {cpu_ms: 100}}`); returns the new settings. */
   updateSettings(templateId: string, patch: SettingsPatch): Settings
   /** Adds a startup file (path relative to the future worktree; mode `eval` or `module`). */
-  addStartupFile(templateId: string, path: string, orderIndex?: number, mode?: StartupMode): StartupFile
+  addStartupFile(templateId: string, path: string, orderIndex?: number | undefined | null, mode?: StartupMode | undefined | null): StartupFile
   /** Startup files sorted by `orderIndex` (ties in insertion order). */
   listStartupFiles(templateId: string): Array<StartupFile>
   /** Removes the startup file with this path. */
   removeStartupFile(templateId: string, path: string): void
   /** Adds (or replaces) a capability record. */
-  addCapability(templateId: string, kind: CapabilityKind, name: string, enabled?: boolean, config?: JsonObject): Capability
+  addCapability(templateId: string, kind: CapabilityKind, name: string, enabled?: boolean | undefined | null, config?: JsonObject | undefined | null): Capability
   /** Capabilities in insertion order. */
   listCapabilities(templateId: string): Array<Capability>
   /** Enables a native module (`database`, `fs`, `exec`). */
@@ -133,13 +178,14 @@ export declare class VmSystem {
   /** A session record. */
   getSession(sessionId: string): Session
   /** Sessions, oldest first, optionally only those with `status`. */
-  listSessions(status?: SessionStatus): Array<Session>
+  listSessions(status?: SessionStatus | undefined | null): Array<Session>
   /**
    * Closes a session (a running execution ends `cancelled`); closed or crashed sessions
-   * are returned as they are.
+   * are returned as they are. Never waits for a running execution: from an `onEvent`
+   * callback too, it returns at once and the run ends `cancelled` right after.
    */
   closeSession(sessionId: string): Session
-  /** The live sessions of this process. */
+  /** The live sessions of this instance (none once closed). */
   runtimeSummary(): RuntimeSummary
   /** Evaluates a snippet as a global script in the session, off the event loop. */
   repl(sessionId: string, input: string, options?: WatchOptions | undefined | null): Promise<Execution>
@@ -287,15 +333,6 @@ export interface ModuleInfo {
   functions: Array<string>
 }
 
-/** Options of `new VmSystem(path, options)`. */
-export interface OpenOptions {
-  /**
-   * Folder of installed libraries; default `.vm-cache/libraries/` beside the database
-   * (or in the working directory for an in-memory database).
-   */
-  libraryCache?: string
-}
-
 /** Module resolution settings. */
 export interface Resolver {
   /** Folders, relative to the worktree, searched for bare specifiers. */
@@ -304,24 +341,6 @@ export interface Resolver {
   extensions: Array<string>
   /** Whether `/abs/path` specifiers are accepted (still only inside the worktree). */
   allow_absolute_repo_imports: boolean
-}
-
-/** Options of `runFile`. */
-export interface RunFileOptions {
-  /** `globalThis.__ARGS__` of the script. */
-  args?: JsonObject
-  /** `globalThis.__ENV__` of the script (string values). */
-  env?: Record<string, string>
-  /** Receives each event, in order, on the main thread while the code runs. */
-  onEvent?: (event: Event) => void
-}
-
-/** Options of `runFileSync`. */
-export interface RunFileSyncOptions {
-  /** `globalThis.__ARGS__` of the script. */
-  args?: JsonObject
-  /** `globalThis.__ENV__` of the script (string values). */
-  env?: Record<string, string>
 }
 
 /** Language and console switches. */
@@ -420,10 +439,4 @@ export interface TemplateDetail {
   modules: Array<string>
   /** Enabled libraries, sorted. */
   libraries: Array<string>
-}
-
-/** Options of `createSession` and `repl`. */
-export interface WatchOptions {
-  /** Receives each event, in order, on the main thread while the code runs. */
-  onEvent?: (event: Event) => void
 }

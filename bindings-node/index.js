@@ -1,8 +1,10 @@
 'use strict'
 // The public entry point: the generated loader (binding.js) with one addition. Core errors
-// already arrive as `Error`s whose `code` is the SPEC code; this maps the errors napi raises
-// itself while converting arguments (codes like `StringExpected`) to `VALIDATION_ERROR`, so
-// every failure carries a SPEC code. No other behaviour lives here.
+// and wrong arguments already arrive as `Error`s whose `code` is the SPEC code; this maps
+// the few errors napi raises itself (codes like `GenericFailure`, napi's status names) to a
+// SPEC code, so every failure of ours carries one. An exception of the caller's own (thrown
+// by a getter of an options object, say) passes through untouched. No other behaviour
+// lives here.
 
 const binding = require('./binding.js')
 
@@ -21,13 +23,19 @@ const ERROR_CODES = Object.freeze([
   'STARTUP_FAILED',
   'INTERNAL',
 ])
-const SPEC_CODES = new Set(ERROR_CODES)
+// napi's status names (napi_status), as napi-rs puts them on `error.code`.
+const NAPI_STATUS = new Set([
+  'InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected', 'FunctionExpected',
+  'NumberExpected', 'BooleanExpected', 'ArrayExpected', 'GenericFailure', 'PendingException',
+  'Cancelled', 'EscapeCalledTwice', 'HandleScopeMismatch', 'CallbackScopeMismatch', 'QueueFull',
+  'Closing', 'BigintExpected', 'DateExpected', 'ArrayBufferExpected',
+  'DetachableArraybufferExpected', 'WouldDeadlock', 'NoExternalBuffersAllowed', 'Unknown',
+])
 const PROMISE_METHODS = new Set(['createSession', 'repl', 'runFile'])
 
 function withSpecCode(error) {
-  if (error instanceof Error && !SPEC_CODES.has(error.code)) {
-    const status = String(error.code)
-    error.code = /^InvalidArg$|Expected$/.test(status) ? 'VALIDATION_ERROR' : 'INTERNAL'
+  if (error instanceof Error && NAPI_STATUS.has(error.code)) {
+    error.code = /^InvalidArg$|Expected$/.test(error.code) ? 'VALIDATION_ERROR' : 'INTERNAL'
   }
   return error
 }

@@ -63,3 +63,42 @@ export interface SettingsPatch {
   runtime?: Partial<RuntimeSettings>
 }
 
+
+/** Options of `new VmSystem(path, options)`. */
+export interface OpenOptions {
+  /**
+   * Folder of installed libraries; default `.vm-cache/libraries/` beside the database
+   * (or in the working directory for an in-memory database).
+   */
+  libraryCache?: string | null
+}
+
+/** Options of `createSession` and `repl`. */
+export interface WatchOptions {
+  /**
+   * Receives each event, in order, on the main thread while the code runs. Whatever it
+   * throws is recorded as a `system` event of the execution, which goes on.
+   */
+  onEvent?: ((event: Event) => void) | null
+}
+
+/** Options of `runFile`. */
+export interface RunFileOptions {
+  /** `globalThis.__ARGS__` of the script. */
+  args?: JsonObject | null
+  /** `globalThis.__ENV__` of the script (string values). */
+  env?: Record<string, string> | null
+  /**
+   * Receives each event, in order, on the main thread while the code runs. Whatever it
+   * throws is recorded as a `system` event of the execution, which goes on.
+   */
+  onEvent?: ((event: Event) => void) | null
+}
+
+/** Options of `runFileSync`. */
+export interface RunFileSyncOptions {
+  /** `globalThis.__ARGS__` of the script. */
+  args?: JsonObject | null
+  /** `globalThis.__ENV__` of the script (string values). */
+  env?: Record<string, string> | null
+}

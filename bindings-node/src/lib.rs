@@ -4,10 +4,12 @@
 //! (event payloads, settings groups, args, env, capability config) keep their keys.
 //! Every failure is a JavaScript `Error` whose `code` is the SPEC code (see `error.rs`).
 
+mod args;
 mod error;
 mod event;
 mod execution;
 mod library;
+mod lifecycle;
 mod modules;
 mod run;
 mod session;

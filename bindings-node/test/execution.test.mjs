@@ -96,6 +96,7 @@ test('concurrent Promises on one session: the second is SESSION_BUSY', async () 
   const first = vm.repl(session.id, busy(300))
   while (vm.runningExecution(session.id) === null) await sleep(2)
   const running = vm.runningExecution(session.id)
+  assert.equal(vm.getExecution(running).status, 'running') // also commits its record now
   const before = vm.listExecutions(session.id).length
   const error = await rejectsCode(vm.repl(session.id, '1'), 'SESSION_BUSY')
   assert.equal(error.sessionId, session.id)

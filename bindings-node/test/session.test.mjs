@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import { VmSystem, tempDir, throwsCode, rejectsCode, setup } from './helpers.mjs'
 
 test('createSession (Promise) runs the startup files and returns a ready session', async () => {
@@ -47,8 +48,24 @@ test('createSessionSync, getSession, listSessions, closeSession, runtimeSummary'
   throwsCode(() => vm.getSession('missing'), 'SESSION_NOT_FOUND')
   throwsCode(() => vm.closeSession('missing'), 'SESSION_NOT_FOUND')
   vm.close()
-  assert.equal(vm.getSession(session.id).status, 'closed', 'close() closes live sessions')
   assert.equal(vm.runtimeSummary().activeSessions, 0)
+})
+
+test('close() closes the live sessions and ends the handle', () => {
+  const file = path.join(tempDir(), 'close.db')
+  const vm = new VmSystem(file)
+  const t = vm.createTemplate('c')
+  const session = vm.createSessionSync(t.id, 'ws', 'abc', tempDir())
+  assert.equal(vm.closed, false)
+  vm.close()
+  assert.equal(vm.closed, true)
+  vm.close() // closing again does nothing
+  assert.deepEqual(vm.runtimeSummary(), { activeSessions: 0, activeSessionIds: [] })
+  const error = throwsCode(() => vm.getSession(session.id), 'VALIDATION_ERROR')
+  assert.match(error.message, /closed; open a new one/)
+  const other = new VmSystem(file)
+  assert.equal(other.getSession(session.id).status, 'closed', 'close() closed the live session')
+  other.close()
 })
 
 test('session arguments are validated', async () => {
