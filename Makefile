@@ -12,6 +12,7 @@ test: lint test-rust test-python test-node test-c ## Every test: lint, Rust, Pyt
 
 test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples
 	cargo test -p vm-system
+	cargo test --release -p vm-system --test wal -- --include-ignored
 	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
 	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
 

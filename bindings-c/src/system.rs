@@ -32,7 +32,11 @@ pub extern "C" fn vms_version() -> *const c_char {
 /// untouched.
 ///
 /// Returns NULL on success, or an error: `VMS_VALIDATION_ERROR` (NULL `out`, empty path,
-/// invalid UTF-8), `VMS_INTERNAL` (the file cannot be opened or migrated).
+/// invalid UTF-8; a path whose directory does not exist or that cannot be opened; a file
+/// that is not a vm-system database — not SQLite, or another application's database —
+/// or one written by a newer vm-system: such a file is left unchanged), `VMS_INTERNAL`
+/// (a storage failure while migrating: a bug or a broken disk). `":memory:"` opens a
+/// private in-memory database, as NULL does.
 #[no_mangle]
 pub unsafe extern "C" fn vms_open(path: *const c_char, out: *mut *mut vms_t) -> *mut vms_error_t {
     vms_open_with(path, std::ptr::null(), out)

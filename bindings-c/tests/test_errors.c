@@ -222,21 +222,36 @@ static void test_session_codes(void) {
     remove_tree(worktree);
 }
 
-static void test_internal(void) {
+static void test_foreign_files(void) {
     char *dir = make_temp_dir();
-    char db[4096], junk[2048];
+    char db[4096], junk[2048], back[2048];
     vms_t *vms = NULL;
+    vms_error_t *err;
+    FILE *f;
 
-    /* a file that is not a SQLite database: a host failure, reported as INTERNAL */
+    /* a file that is not a SQLite database: refused as the caller's mistake, untouched */
     memset(junk, 'x', sizeof junk - 1);
     junk[sizeof junk - 1] = '\0';
     write_file(dir, "junk.db", junk);
     snprintf(db, sizeof db, "%s/junk.db", dir);
-    FAILS(vms_open(db, &vms), VMS_INTERNAL);
+    err = vms_open(db, &vms);
+    CHECK(vms_error_code(err) == VMS_VALIDATION_ERROR);
+    CHECK(strstr(vms_error_message(err), "not a vm-system database") != NULL);
+    vms_error_free(err);
     CHECK(vms == NULL);
-    /* a database that cannot be created is the caller's mistake */
+    f = fopen(db, "rb");
+    CHECK(f != NULL);
+    CHECK(fread(back, 1, sizeof back, f) == sizeof junk - 1);
+    fclose(f);
+    CHECK(memcmp(back, junk, sizeof junk - 1) == 0);
+    /* a database that cannot be created is the caller's mistake too, as the header says */
     FAILS(vms_open("/nonexistent-dir-for-vms-tests/sub/vm.db", &vms), VMS_VALIDATION_ERROR);
     CHECK(vms == NULL);
+    /* ":memory:" is SQLite's name for a private in-memory database */
+    CHECK(vms_open(":memory:", &vms) == NULL);
+    CHECK(vms != NULL);
+    vms_free(vms);
+    CHECK(access(":memory:", F_OK) != 0);
     remove_tree(dir);
 }
 
@@ -246,7 +261,7 @@ int main(void) {
     test_bad_text();
     test_not_found();
     test_session_codes();
-    test_internal();
+    test_foreign_files();
     printf("test_errors: ok\n");
     return 0;
 }

@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
-
 /// What an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,21 +29,6 @@ impl EventType {
             EventType::Exception => "exception",
             EventType::System => "system",
         }
-    }
-
-    pub(crate) fn parse(s: &str) -> Result<Self> {
-        Ok(match s {
-            "input_echo" => EventType::InputEcho,
-            "console" => EventType::Console,
-            "value" => EventType::Value,
-            "exception" => EventType::Exception,
-            "system" => EventType::System,
-            other => {
-                return Err(Error::internal(format!(
-                    "unknown stored event type {other:?}"
-                )))
-            }
-        })
     }
 }
 

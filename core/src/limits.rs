@@ -109,9 +109,14 @@ impl Guard {
         if let Some(reason) = self.stopped() {
             return Some(reason);
         }
-        if Instant::now() >= self.wall_deadline {
+        let now = Instant::now();
+        if now >= self.wall_deadline {
             self.stop(StopReason::WallTime);
-        } else if self.cpu_used_ns() >= self.cpu_limit_ns {
+        } else if now.duration_since(self.started).as_nanos() as u64 >= self.cpu_limit_ns
+            && self.cpu_used_ns() >= self.cpu_limit_ns
+        {
+            // A thread cannot use more CPU time than has passed, so the CPU clock (a real
+            // system call) is read only once the wall time could have reached the limit.
             self.stop(StopReason::CpuTime);
         }
         self.stopped()

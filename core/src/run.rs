@@ -13,7 +13,7 @@ use crate::event::{system_payload, Event, EventType, SystemLevel};
 use crate::execution::{Execution, ExecutionStatus, Metrics};
 use crate::follow::{FollowItem, FollowSender, Follower};
 use crate::limits::{Guard, StopReason};
-use crate::store::Store;
+use crate::store::{PendingEvent, Store};
 use crate::template::Limits;
 use crate::timestamp;
 
@@ -44,9 +44,10 @@ pub(crate) struct RunContext {
 
 struct Recorder {
     exec: Execution,
-    inserted: bool,
-    /// Events not yet committed, each with its payload's JSON text.
-    pending: Vec<(Event, String)>,
+    /// The record's integer key once it is stored.
+    key: Option<i64>,
+    /// Events not yet committed.
+    pending: Vec<PendingEvent>,
     next_seq: u64,
     output_bytes: u64,
     last_flush: Instant,
@@ -82,7 +83,7 @@ impl RunContext {
             store,
             recorder: Mutex::new(Recorder {
                 exec,
-                inserted: false,
+                key: None,
                 pending: Vec::with_capacity(4),
                 next_seq: 1,
                 output_bytes: 0,
@@ -139,24 +140,33 @@ impl RunContext {
     fn record(&self, event_type: EventType, payload: Value, text: String) {
         let copy = {
             let mut rec = self.recorder.lock();
-            let event = Event {
-                execution_id: rec.exec.id.clone(),
-                seq: rec.next_seq,
-                ts: timestamp::now(),
-                event_type,
-                payload,
-            };
+            let seq = rec.next_seq;
+            let ts_ms = timestamp::now_ms();
             rec.next_seq += 1;
             rec.output_bytes += text.len() as u64;
-            if !rec.followers.is_empty() {
-                // A follower that went away is forgotten at its first missed event.
-                rec.followers.retain(|(after, tx)| {
-                    event.seq <= *after || tx.send(FollowItem::Event(event.clone())).is_ok()
-                });
+            // Only a watched or followed run builds an `Event`; storage needs the text alone.
+            let event = (self.watched || !rec.followers.is_empty()).then(|| Event {
+                execution_id: rec.exec.id.clone(),
+                seq,
+                ts: timestamp::format_millis(ts_ms),
+                event_type,
+                payload,
+            });
+            if let Some(event) = &event {
+                if !rec.followers.is_empty() {
+                    // A follower that went away is forgotten at its first missed event.
+                    rec.followers.retain(|(after, tx)| {
+                        event.seq <= *after || tx.send(FollowItem::Event(event.clone())).is_ok()
+                    });
+                }
             }
-            // Only a watched run pays for a copy of each event.
-            let copy = self.watched.then(|| event.clone());
-            rec.pending.push((event, text));
+            let copy = if self.watched { event } else { None };
+            rec.pending.push(PendingEvent {
+                seq,
+                ts_ms,
+                event_type,
+                payload: text,
+            });
             if rec.last_flush.elapsed() >= FLUSH_INTERVAL {
                 self.flush_locked(&mut rec);
             }
@@ -197,7 +207,7 @@ impl RunContext {
     pub fn follow(&self, after_seq: u64) -> Result<Follower> {
         let (tx, follower) = Follower::channel();
         let mut rec = self.recorder.lock();
-        if !(rec.released || rec.inserted && rec.pending.is_empty()) {
+        if !(rec.released || rec.key.is_some() && rec.pending.is_empty()) {
             self.flush_locked(&mut rec);
         }
         if let Some(e) = rec.flush_error.take() {
@@ -240,7 +250,9 @@ impl RunContext {
     /// Commits pending events when the last commit is older than the flush interval.
     pub fn maybe_flush(&self) {
         let mut rec = self.recorder.lock();
-        if rec.last_flush.elapsed() >= FLUSH_INTERVAL && !(rec.inserted && rec.pending.is_empty()) {
+        if rec.last_flush.elapsed() >= FLUSH_INTERVAL
+            && !(rec.key.is_some() && rec.pending.is_empty())
+        {
             self.flush_locked(&mut rec);
         }
     }
@@ -248,7 +260,7 @@ impl RunContext {
     /// Commits pending events now (before a blocking host call, for instance).
     pub fn flush(&self) {
         let mut rec = self.recorder.lock();
-        if !(rec.inserted && rec.pending.is_empty()) {
+        if !(rec.key.is_some() && rec.pending.is_empty()) {
             self.flush_locked(&mut rec);
         }
     }
@@ -258,14 +270,11 @@ impl RunContext {
     fn flush_locked(&self, rec: &mut Recorder) {
         rec.last_flush = Instant::now();
         rec.exec.metrics = self.metrics(rec);
-        match self
-            .store
-            .flush_execution(&rec.exec, !rec.inserted, &rec.pending)
-        {
-            Ok(()) => {
-                rec.inserted = true;
-                rec.pending.clear();
-            }
+        let Recorder {
+            exec, key, pending, ..
+        } = rec;
+        match self.store.flush_execution(exec, key, pending) {
+            Ok(()) => pending.clear(),
             // Keep the events and try again at the next flush; the final one reports it.
             Err(e) => rec.flush_error = Some(e.to_string()),
         }

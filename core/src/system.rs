@@ -89,6 +89,10 @@ impl VmSystem {
         if path.as_os_str().is_empty() {
             return Err(Error::validation("database path is empty"));
         }
+        // SQLite's name for a private in-memory database: give the caller exactly that.
+        if path == Path::new(":memory:") {
+            return Self::open_in_memory_with(options);
+        }
         let store = Store::open(path)?;
         let beside = path
             .parent()
@@ -517,27 +521,18 @@ impl VmSystem {
         Ok(out)
     }
 
-    fn reconcile(&self, mut session: Session, owner: &Owner) -> Result<Session> {
-        if !session.status.is_live()
-            || owner.instance == self.inner.owner.instance
-            || owner::is_alive(owner)
-        {
+    fn reconcile(&self, session: Session, owner: &Owner) -> Result<Session> {
+        if !session.status.is_live() || self.owner_alive(owner) {
             return Ok(session);
         }
-        let message = format!(
-            "runtime lost: the process that owned this session (pid {}) exited or closed it",
-            owner.pid
-        );
-        let now = timestamp::now();
-        self.inner.store.set_session_status(
-            &session.id,
-            SessionStatus::Closed,
-            Some(&message),
-            Some(&now),
-        )?;
+        mark_lost(&self.inner.store, &session.id, owner)?;
         let (fresh, _) = self.inner.store.session(&session.id)?;
-        session = fresh;
-        Ok(session)
+        Ok(fresh)
+    }
+
+    /// Whether the instance that owns a session (this one, or another) still runs it.
+    fn owner_alive(&self, owner: &Owner) -> bool {
+        owner.instance == self.inner.owner.instance || owner::is_alive(owner)
     }
 
     /// Closes a session: interrupts a running execution (it ends `cancelled`), discards the
@@ -708,24 +703,24 @@ impl VmSystem {
         if let Some(run) = self.running_context(execution_id) {
             return run.follow(after_seq);
         }
-        let exec = self.inner.store.execution(execution_id)?;
+        let (exec, owner) = self.inner.store.execution(execution_id)?;
         if exec.status == ExecutionStatus::Running {
             // It may have started here between the two looks.
             if let Some(run) = self.running_context(execution_id) {
                 return run.follow(after_seq);
             }
-            let (_, owner) = self.inner.store.session(&exec.session_id)?;
             if owner.instance != self.inner.owner.instance && owner::is_alive(&owner) {
                 return self.follow_elsewhere(execution_id, after_seq);
             }
-            // Its process is gone: the record stays as that process left it.
+            // Its process is gone: it ends as lost.
+            mark_lost(&self.inner.store, &exec.session_id, &owner)?;
         }
         let (tx, follower) = Follower::channel();
         for event in self.inner.store.events(execution_id, after_seq)? {
             let _ = tx.send(FollowItem::Event(event));
         }
         let _ = tx.send(FollowItem::End(Box::new(
-            self.inner.store.execution(execution_id)?,
+            self.inner.store.execution(execution_id)?.0,
         )));
         Ok(follower)
     }
@@ -746,9 +741,16 @@ impl VmSystem {
                 let mut last = after_seq;
                 loop {
                     // Read the record first: events stored before an end are then all seen.
-                    let Ok(exec) = store.execution(&id) else {
+                    let Ok((exec, owner)) = store.execution(&id) else {
                         return;
                     };
+                    if exec.status == ExecutionStatus::Running && !owner::is_alive(&owner) {
+                        // The process died under us: end the record as lost, then read it.
+                        if mark_lost(&store, &exec.session_id, &owner).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
                     let Ok(events) = store.events(&id, last) else {
                         return;
                     };
@@ -898,7 +900,7 @@ impl VmSystem {
         self.inner.running.lock().insert(id.clone(), run.clone());
         if let Some(started) = started {
             run.flush();
-            let _ = started.send(self.inner.store.execution(&id));
+            let _ = started.send(self.inner.store.execution(&id).map(|(exec, _)| exec));
         }
         let echo = match (&job.input, &job.path) {
             (Some(text), _) => json!({"text": text}),
@@ -940,9 +942,17 @@ impl VmSystem {
     }
 
     /// An execution record.
+    ///
+    /// An execution left `running` by a process that has exited reads as `error`, its
+    /// `error` saying the runtime was lost; its events stay readable.
     pub fn get_execution(&self, execution_id: &str) -> Result<Execution> {
         self.flush_if_running(execution_id);
-        self.inner.store.execution(execution_id)
+        let (exec, owner) = self.inner.store.execution(execution_id)?;
+        if exec.status != ExecutionStatus::Running || self.owner_alive(&owner) {
+            return Ok(exec);
+        }
+        mark_lost(&self.inner.store, &exec.session_id, &owner)?;
+        Ok(self.inner.store.execution(execution_id)?.0)
     }
 
     /// Commits what a running execution of this process has produced so far, so readers
@@ -961,7 +971,16 @@ impl VmSystem {
                 "limit must be from 1 to 10000, got {limit}"
             )));
         }
-        self.inner.store.executions(session_id, limit)
+        let (executions, owner) = self.inner.store.executions(session_id, limit)?;
+        if executions
+            .iter()
+            .all(|e| e.status != ExecutionStatus::Running)
+            || self.owner_alive(&owner)
+        {
+            return Ok(executions);
+        }
+        mark_lost(&self.inner.store, session_id, &owner)?;
+        Ok(self.inner.store.executions(session_id, limit)?.0)
     }
 
     /// Events with `seq > after_seq`, in order. Readable while the execution runs.
@@ -977,7 +996,7 @@ impl VmSystem {
             run.guard.stop(StopReason::Cancelled);
             return Ok(());
         }
-        let exec = self.inner.store.execution(execution_id)?;
+        let exec = self.get_execution(execution_id)?;
         if exec.status == ExecutionStatus::Running {
             return Err(Error::validation(format!(
                 "execution {execution_id} is not running in this process; cancel it from the process that runs it"
@@ -985,6 +1004,25 @@ impl VmSystem {
         }
         Ok(())
     }
+}
+
+/// Ends what a vanished owner left: the session reads `closed` and its `running`
+/// executions `error`, each saying the runtime was lost.
+fn mark_lost(store: &Store, session_id: &str, owner: &Owner) -> Result<()> {
+    let session_error = format!(
+        "runtime lost: the process that owned this session (pid {}) exited or closed it",
+        owner.pid
+    );
+    let execution_error = format!(
+        "runtime lost: the process that ran this execution (pid {}) exited before it ended",
+        owner.pid
+    );
+    store.mark_lost(
+        session_id,
+        &session_error,
+        &execution_error,
+        &timestamp::now(),
+    )
 }
 
 /// Turns an engine outcome into the stored end of the execution.

@@ -4,10 +4,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(crate) fn now() -> String {
-    let since = SystemTime::now()
+    format_millis(now_ms())
+}
+
+/// The current time in milliseconds since the Unix epoch (how events store it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_millis(since.as_millis() as i64)
+        .unwrap_or_default()
+        .as_millis() as i64
 }
 
 /// Formats milliseconds since the Unix epoch. Written out by hand: it runs for every event.

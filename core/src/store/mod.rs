@@ -1,13 +1,17 @@
-//! SQLite storage: one connection behind a mutex, held only for the length of a statement
-//! or a short transaction, never while JavaScript runs.
+//! SQLite storage. One writer connection behind a mutex, held only for the length of a
+//! short transaction and never while JavaScript runs; on a file, reads use a small pool of
+//! their own connections (WAL lets them read while a commit goes on), and a checkpointer
+//! thread keeps the WAL bounded.
 
 mod schema;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use parking_lot::{Condvar, Mutex};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -15,6 +19,7 @@ use crate::event::{Event, EventType};
 use crate::execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
 use crate::session::{Session, SessionStatus};
 use crate::template::{Capability, Settings, StartupFile, StartupMode, Template};
+use crate::timestamp;
 
 /// Which process and instance holds a session's runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,71 +31,274 @@ pub(crate) struct Owner {
     pub instance: String,
 }
 
-/// The storage of one `VmSystem`.
-pub(crate) struct Store {
-    conn: Mutex<Connection>,
-    _checkpointer: Option<Checkpointer>,
+/// An event waiting to be committed: what the table stores, nothing more (no copy of the
+/// execution id, no parsed payload).
+#[derive(Debug)]
+pub(crate) struct PendingEvent {
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch.
+    pub ts_ms: i64,
+    pub event_type: EventType,
+    /// The payload as JSON text.
+    pub payload: String,
 }
 
+/// The storage of one `VmSystem`.
+pub(crate) struct Store {
+    /// Fields drop in order: the checkpointer and the readers go before the writer, whose
+    /// close (the last connection) checkpoints and removes the WAL.
+    _checkpointer: Option<Checkpointer>,
+    readers: Option<ReadPool>,
+    writer: Arc<Mutex<Connection>>,
+}
+
+/// Connections that only read, reused across calls. A reader never takes the writer's
+/// mutex, so reads go on while a commit is written.
+struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Idle read connections kept for reuse (more are opened while many threads read at once).
+const IDLE_READERS: usize = 4;
+
+impl ReadPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let idle = self.idle.lock().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = open_connection(&self.path)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.pragma_update(None, "query_only", true)?;
+                conn.set_prepared_statement_cache_capacity(32);
+                conn
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock();
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The WAL is checkpointed in the background; past this many frames (4 MiB of 1 KiB
+/// pages) the checkpointer is woken at once rather than at its next turn.
+const CHECKPOINT_FRAMES: i32 = 4096;
+
+/// A restarted WAL is truncated back to this size, so one burst does not keep a large
+/// file (and a large mapped index) for the life of the database.
+const WAL_SIZE_LIMIT: i64 = 8 << 20;
+
+/// How often the background checkpoint runs when nothing wakes it sooner.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How long the checkpointer's final pass waits for readers (holding our writers back).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
 /// Moves the WAL into the database file from a thread of its own, so the fsyncs of a
-/// checkpoint never land on an execution's commit.
+/// checkpoint never land on an execution's commit, and keeps the WAL bounded: a passive
+/// checkpoint alone never finishes while commits keep coming, so when the WAL is large
+/// the thread finishes the checkpoint between two commits (holding the writer's mutex
+/// for the few frames left) and the next commit starts the WAL over.
 struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
+    signal: Arc<CheckpointSignal>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// How often the background checkpoint runs.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+#[derive(Default)]
+struct CheckpointSignal {
+    /// Set by the WAL hook when the WAL passed `CHECKPOINT_FRAMES`.
+    wanted: AtomicBool,
+    stop: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl CheckpointSignal {
+    fn request(&self) {
+        if !self.wanted.swap(true, Ordering::AcqRel) {
+            let _guard = self.stop.lock();
+            self.wake.notify_one();
+        }
+    }
+}
 
 impl Checkpointer {
-    fn start(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    fn start(path: &Path, writer: Arc<Mutex<Connection>>) -> Result<Self> {
+        let conn = open_connection(path)?;
+        conn.busy_timeout(CHECKPOINT_WAIT)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
+        let signal = Arc::new(CheckpointSignal::default());
+        {
+            let signal = signal.clone();
+            writer
+                .lock()
+                .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames| {
+                    if frames >= CHECKPOINT_FRAMES {
+                        signal.request();
+                    }
+                    Ok(())
+                }))?;
+        }
+        let shared = signal.clone();
         let thread = std::thread::Builder::new()
             .name("vm-system-checkpoint".into())
             .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
-                {
-                    // PASSIVE never blocks writers; a busy database simply waits for the next turn.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                loop {
+                    {
+                        let mut stop = shared.stop.lock();
+                        if !*stop && !shared.wanted.load(Ordering::Acquire) {
+                            shared.wake.wait_for(&mut stop, CHECKPOINT_INTERVAL);
+                        }
+                        if *stop {
+                            break;
+                        }
+                    }
+                    shared.wanted.store(false, Ordering::Release);
+                    checkpoint(&conn, &writer);
                 }
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                run_checkpoint(&conn, "PASSIVE");
             })
             .map_err(|e| Error::internal(format!("cannot start the checkpoint thread: {e}")))?;
         Ok(Checkpointer {
-            stop: Some(stop),
+            signal,
             thread: Some(thread),
         })
     }
 }
 
+/// One turn of the checkpointer: a passive pass while commits go on, then, if the WAL is
+/// large, a restart between two commits.
+fn checkpoint(conn: &Connection, writer: &Mutex<Connection>) {
+    let Some((frames, _)) = run_checkpoint(conn, "PASSIVE") else {
+        return;
+    };
+    if frames >= CHECKPOINT_FRAMES {
+        // A WAL starts over only when a commit begins while every frame is checkpointed
+        // and no checkpoint runs; back-to-back commits almost never meet that. So our
+        // writers wait on the mutex (no busy loop) while RESTART copies the frames
+        // committed during the passive pass and waits (up to CHECKPOINT_WAIT) for readers
+        // still on the old WAL: the next commit starts the file over.
+        let _writer = writer.lock();
+        run_checkpoint(conn, "RESTART");
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(mode)`; returns the WAL's frames and those checkpointed.
+/// (The pragma, unlike `sqlite3_wal_checkpoint_v2` on a fresh connection, first opens the
+/// database, so it always sees the WAL.)
+fn run_checkpoint(conn: &Connection, mode: &str) -> Option<(i32, i32)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
+    .ok()
+}
+
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        *self.signal.stop.lock() = true;
+        self.signal.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }
 }
 
+/// Opens a connection on a path as a plain file name (no `file:` URIs).
+fn open_connection(path: &Path) -> Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::validation(format!("cannot open database {}: {e}", path.display())))
+}
+
+/// The 16 bytes every SQLite database file starts with.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses, before SQLite opens it, a path whose directory is missing or a file that is
+/// not an SQLite database, with a message that says which.
+fn check_file(path: &Path) -> Result<()> {
+    let shown = path.display();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::validation(format!(
+            "cannot open database {shown}: the directory {} does not exist",
+            parent.display()
+        )));
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Error::validation(format!(
+                "cannot open database {shown}: {e}"
+            )))
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::validation(format!("cannot open database {shown}: {e}")))?;
+    if meta.is_dir() {
+        return Err(Error::validation(format!(
+            "cannot open database {shown}: it is a directory"
+        )));
+    }
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    let mut head = [0u8; 16];
+    let read = std::io::Read::read(&mut file, &mut head).unwrap_or(0);
+    if read < head.len() || &head != SQLITE_MAGIC {
+        return Err(Error::validation(format!(
+            "{shown} is not a vm-system database: it is not an SQLite database file ({} bytes \
+             of something else); it was left unchanged; choose another path",
+            meta.len()
+        )));
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Opens (or creates) a database file. A file that is not ours, or is of a newer schema,
+    /// is refused before anything is written to it.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|e| {
-            Error::validation(format!("cannot open database {}: {e}", path.display()))
-        })?;
-        let mut store = Self::configure(conn, true)?;
-        store._checkpointer = Some(Checkpointer::start(path)?);
-        Ok(store)
+        check_file(path)?;
+        let conn = open_connection(path)?;
+        schema::identify(&conn, &path.display().to_string())?;
+        let writer = Arc::new(Mutex::new(Self::configure(conn, true)?));
+        let checkpointer = Checkpointer::start(path, writer.clone())?;
+        Ok(Store {
+            _checkpointer: Some(checkpointer),
+            readers: Some(ReadPool {
+                path: path.to_path_buf(),
+                idle: Mutex::new(Vec::new()),
+            }),
+            writer,
+        })
     }
 
     pub fn open_in_memory() -> Result<Self> {
-        Self::configure(Connection::open_in_memory()?, false)
+        let conn = Self::configure(Connection::open_in_memory()?, false)?;
+        Ok(Store {
+            _checkpointer: None,
+            readers: None,
+            writer: Arc::new(Mutex::new(conn)),
+        })
     }
 
-    fn configure(mut conn: Connection, file: bool) -> Result<Self> {
-        conn.busy_timeout(Duration::from_secs(10))?;
+    fn configure(mut conn: Connection, file: bool) -> Result<Connection> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         if file {
             // Small pages: a short execution's commit writes a few pages to the WAL, and
             // copying and checksumming 4 KiB pages was a large part of it. Takes effect only
@@ -107,27 +315,29 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             // Checkpoints run on the checkpointer thread instead of inside commits.
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         }
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-            _checkpointer: None,
-        })
+        Ok(conn)
     }
 
     /// Runs `f` in one immediate transaction.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
     }
 
+    /// Runs `f` on a read connection of the pool (on the writer for an in-memory database).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&self.conn.lock())
+        match &self.readers {
+            Some(pool) => pool.with(f),
+            None => f(&self.writer.lock()),
+        }
     }
 
     // ---- templates ----
@@ -389,10 +599,10 @@ impl Store {
 
     // ---- executions and events ----
 
-    /// Runs `f` in one immediate transaction whose BEGIN and COMMIT statements are cached:
-    /// the path every execution takes.
+    /// Runs `f` in one immediate transaction on the writer whose BEGIN and COMMIT
+    /// statements are cached: the path every execution takes.
     fn write_hot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.conn.lock();
+        let conn = self.writer.lock();
         conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         match f(&conn).and_then(|out| {
             conn.prepare_cached("COMMIT")?.execute([])?;
@@ -409,39 +619,50 @@ impl Store {
     }
 
     /// Stores new events and the execution's current record in one transaction. The row is
-    /// inserted on the first flush and updated after. Each event comes with its payload's
-    /// JSON text, already made when the event was recorded.
+    /// inserted on the first flush (`key` is `None`; it becomes the row's integer key) and
+    /// updated after. Text is made before the writer's mutex is taken, so the time other
+    /// sessions' commits wait is the statements and the WAL write alone.
     pub fn flush_execution(
         &self,
         exec: &Execution,
-        first: bool,
-        events: &[(Event, String)],
+        key: &mut Option<i64>,
+        events: &[PendingEvent],
     ) -> Result<()> {
-        self.write_hot(|tx| {
-            let result = exec.result.as_ref().map(Value::to_string);
-            let metrics = to_json(&exec.metrics);
-            if first {
-                tx.prepare_cached(
-                    "INSERT INTO executions (id, session_id, kind, input, path, args, env, status, started_at,
-                        ended_at, result, error, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?
-                .execute(params![
-                    exec.id, exec.session_id, exec.kind.as_str(), exec.input, exec.path,
-                    exec.args.to_string(), exec.env.to_string(), exec.status.as_str(), exec.started_at,
-                    exec.ended_at, result, exec.error, metrics
-                ])?;
-            } else {
-                tx.prepare_cached(
-                    "UPDATE executions SET status = ?2, ended_at = ?3, result = ?4, error = ?5, metrics = ?6 WHERE id = ?1",
-                )?
-                .execute(params![exec.id, exec.status.as_str(), exec.ended_at, result, exec.error, metrics])?;
-            }
+        let result = exec.result.as_ref().map(Value::to_string);
+        let metrics = to_json(&exec.metrics);
+        let first = match key {
+            None => Some((exec.args.to_string(), exec.env.to_string())),
+            Some(_) => None,
+        };
+        let n = self.write_hot(|tx| {
+            let n = match (*key, &first) {
+                (Some(n), _) => {
+                    tx.prepare_cached(
+                        "UPDATE executions SET status = ?2, ended_at = ?3, result = ?4, error = ?5, metrics = ?6 WHERE n = ?1",
+                    )?
+                    .execute(params![n, exec.status.as_str(), exec.ended_at, result, exec.error, metrics])?;
+                    n
+                }
+                (None, Some((args, env))) => {
+                    tx.prepare_cached(
+                        "INSERT INTO executions (id, session_id, kind, input, path, args, env, status, started_at,
+                            ended_at, result, error, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    )?
+                    .execute(params![
+                        exec.id, exec.session_id, exec.kind.as_str(), exec.input, exec.path,
+                        args, env, exec.status.as_str(), exec.started_at,
+                        exec.ended_at, result, exec.error, metrics
+                    ])?;
+                    tx.last_insert_rowid()
+                }
+                (None, None) => unreachable!("args are made for a first flush"),
+            };
             // Many rows per statement: a console flood commits thousands of events at once.
             let mut chunks = events.chunks_exact(EVENT_BATCH);
             if events.len() >= EVENT_BATCH {
                 let mut insert = tx.prepare_cached(&insert_events_sql(EVENT_BATCH))?;
                 for chunk in chunks.by_ref() {
-                    bind_events(&mut insert, chunk)?;
+                    bind_events(&mut insert, n, chunk)?;
                     insert.raw_execute()?;
                 }
             }
@@ -449,66 +670,101 @@ impl Store {
             if !rest.is_empty() {
                 let mut insert = tx.prepare_cached(&insert_events_sql(1))?;
                 for event in rest {
-                    bind_events(&mut insert, std::slice::from_ref(event))?;
+                    bind_events(&mut insert, n, std::slice::from_ref(event))?;
                     insert.raw_execute()?;
                 }
             }
-            Ok(())
-        })
+            Ok(n)
+        })?;
+        *key = Some(n);
+        Ok(())
     }
 
-    pub fn execution(&self, id: &str) -> Result<Execution> {
+    /// An execution record, with the owner of its session (to tell whether a `running`
+    /// record still has a process behind it).
+    pub fn execution(&self, id: &str) -> Result<(Execution, Owner)> {
         self.read(|c| {
             c.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?1"
+                "SELECT {EXECUTION_COLUMNS}, s.owner_pid, s.owner_started, s.owner_instance
+                 FROM executions e JOIN sessions s ON s.id = e.session_id WHERE e.id = ?1"
             ))?
-            .query_row([id], execution_row)
+            .query_row([id], |r| {
+                let exec = execution_row(r)?;
+                let owner = owner_at(r, 13)?;
+                Ok(exec.map(|e| (e, owner)))
+            })
             .optional()?
             .ok_or_else(|| Error::ExecutionNotFound(id.to_string()))?
         })
     }
 
-    pub fn executions(&self, session_id: &str, limit: u32) -> Result<Vec<Execution>> {
+    /// A session's executions, newest first, with the session's owner.
+    pub fn executions(&self, session_id: &str, limit: u32) -> Result<(Vec<Execution>, Owner)> {
         self.read(|c| {
-            let exists: bool = c
-                .prepare_cached("SELECT 1 FROM sessions WHERE id = ?1")?
-                .exists([session_id])?;
-            if !exists {
-                return Err(Error::SessionNotFound(session_id.to_string()));
-            }
+            let owner = c
+                .prepare_cached(
+                    "SELECT owner_pid, owner_started, owner_instance FROM sessions WHERE id = ?1",
+                )?
+                .query_row([session_id], |r| owner_at(r, 0))
+                .optional()?
+                .ok_or_else(|| Error::SessionNotFound(session_id.to_string()))?;
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE session_id = ?1 ORDER BY rowid DESC LIMIT ?2"
+                "SELECT {EXECUTION_COLUMNS} FROM executions e WHERE e.session_id = ?1 ORDER BY e.n DESC LIMIT ?2"
             ))?;
             let rows = stmt.query_map(params![session_id, limit], execution_row)?;
-            rows.map(|r| r?).collect()
+            let executions = rows.map(|r| r?).collect::<Result<Vec<_>>>()?;
+            Ok((executions, owner))
         })
     }
 
     pub fn events(&self, execution_id: &str, after_seq: u64) -> Result<Vec<Event>> {
         self.read(|c| {
-            let exists = c
-                .prepare_cached("SELECT 1 FROM executions WHERE id = ?1")?
-                .exists([execution_id])?;
-            if !exists {
-                return Err(Error::ExecutionNotFound(execution_id.to_string()));
-            }
+            let n: i64 = c
+                .prepare_cached("SELECT n FROM executions WHERE id = ?1")?
+                .query_row([execution_id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| Error::ExecutionNotFound(execution_id.to_string()))?;
             let mut stmt = c.prepare_cached(
-                "SELECT execution_id, seq, ts, type, payload FROM events WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq",
+                "SELECT seq, ts, type, payload FROM events WHERE execution = ?1 AND seq > ?2 ORDER BY seq",
             )?;
-            let rows = stmt.query_map(params![execution_id, after_seq.min(i64::MAX as u64) as i64], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?))
-            })?;
-            rows.map(|row| {
-                let (execution_id, seq, ts, kind, payload) = row?;
-                Ok(Event {
-                    execution_id,
-                    seq: seq as u64,
-                    ts,
-                    event_type: EventType::parse(&kind)?,
-                    payload: from_json(&payload)?,
-                })
-            })
-            .collect()
+            let mut rows = stmt.query(params![n, after_seq.min(i64::MAX as u64) as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let payload = r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
+                out.push(Event {
+                    execution_id: execution_id.to_string(),
+                    seq: r.get::<_, i64>(0)? as u64,
+                    ts: timestamp::format_millis(r.get(1)?),
+                    event_type: event_type_from_code(r.get(2)?)?,
+                    payload: from_json(payload)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Ends the records a vanished process left behind: its session (if still live) becomes
+    /// `closed` with `session_error`, and its `running` executions end `error` with
+    /// `execution_error`, in one transaction. Their events stay as stored.
+    pub fn mark_lost(
+        &self,
+        session_id: &str,
+        session_error: &str,
+        execution_error: &str,
+        now: &str,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE sessions SET status = 'closed', last_error = COALESCE(last_error, ?2), closed_at = COALESCE(closed_at, ?3)
+                 WHERE id = ?1 AND status IN ('starting', 'ready')",
+                params![session_id, session_error, now],
+            )?;
+            tx.execute(
+                "UPDATE executions SET status = 'error', error = ?2, ended_at = COALESCE(ended_at, ?3)
+                 WHERE session_id = ?1 AND status = 'running'",
+                params![session_id, execution_error, now],
+            )?;
+            Ok(())
         })
     }
 }
@@ -518,19 +774,49 @@ const EVENT_BATCH: usize = 32;
 
 fn insert_events_sql(rows: usize) -> String {
     let values = vec!["(?, ?, ?, ?, ?)"; rows].join(", ");
-    format!("INSERT INTO events (execution_id, seq, ts, type, payload) VALUES {values}")
+    format!("INSERT INTO events (execution, seq, ts, type, payload) VALUES {values}")
 }
 
-fn bind_events(stmt: &mut rusqlite::CachedStatement<'_>, events: &[(Event, String)]) -> Result<()> {
-    for (i, (e, payload)) in events.iter().enumerate() {
+fn bind_events(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    execution: i64,
+    events: &[PendingEvent],
+) -> Result<()> {
+    for (i, e) in events.iter().enumerate() {
         let at = i * 5;
-        stmt.raw_bind_parameter(at + 1, &e.execution_id)?;
+        stmt.raw_bind_parameter(at + 1, execution)?;
         stmt.raw_bind_parameter(at + 2, e.seq as i64)?;
-        stmt.raw_bind_parameter(at + 3, &e.ts)?;
-        stmt.raw_bind_parameter(at + 4, e.event_type.as_str())?;
-        stmt.raw_bind_parameter(at + 5, payload)?;
+        stmt.raw_bind_parameter(at + 3, e.ts_ms)?;
+        stmt.raw_bind_parameter(at + 4, event_type_code(e.event_type))?;
+        stmt.raw_bind_parameter(at + 5, &e.payload)?;
     }
     Ok(())
+}
+
+/// The stored number of an event type (see schema migration 2).
+fn event_type_code(t: EventType) -> i64 {
+    match t {
+        EventType::InputEcho => 1,
+        EventType::Console => 2,
+        EventType::Value => 3,
+        EventType::Exception => 4,
+        EventType::System => 5,
+    }
+}
+
+fn event_type_from_code(code: i64) -> Result<EventType> {
+    Ok(match code {
+        1 => EventType::InputEcho,
+        2 => EventType::Console,
+        3 => EventType::Value,
+        4 => EventType::Exception,
+        5 => EventType::System,
+        other => {
+            return Err(Error::internal(format!(
+                "unknown stored event type {other}"
+            )))
+        }
+    })
 }
 
 /// The two tables of plain names attached to a template.
@@ -560,8 +846,8 @@ const SESSION_COLUMNS: &str =
     "id, template_id, workspace_id, base_commit_oid, worktree_path, status, created_at, \
      closed_at, last_error, owner_pid, owner_started, owner_instance";
 
-const EXECUTION_COLUMNS: &str =
-    "id, session_id, kind, input, path, args, env, status, started_at, ended_at, result, error, metrics";
+const EXECUTION_COLUMNS: &str = "e.id, e.session_id, e.kind, e.input, e.path, e.args, e.env, \
+     e.status, e.started_at, e.ended_at, e.result, e.error, e.metrics";
 
 fn template_row(r: &Row<'_>) -> rusqlite::Result<Template> {
     Ok(Template {
@@ -595,12 +881,17 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Result<(Session, Owner)>> {
             closed_at: r.get(7)?,
             last_error: r.get(8)?,
         },
-        Owner {
-            pid: r.get(9)?,
-            started: r.get::<_, i64>(10)? as u64,
-            instance: r.get(11)?,
-        },
+        owner_at(r, 9)?,
     )))
+}
+
+/// The owner columns (pid, start time, instance) starting at column `at`.
+fn owner_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Owner> {
+    Ok(Owner {
+        pid: r.get(at)?,
+        started: r.get::<_, i64>(at + 1)? as u64,
+        instance: r.get(at + 2)?,
+    })
 }
 
 fn execution_row(r: &Row<'_>) -> rusqlite::Result<Result<Execution>> {
