@@ -4,6 +4,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import nodeVm from 'node:vm'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { getQuickJS } from 'quickjs-emscripten'
 import { VmSystem } from 'vm-system'
 
@@ -122,7 +124,22 @@ print(header)
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
 lines.forEach(print)
 console.log('\nvm-system records every run (execution row + events) in SQLite; node:vm and quickjs-emscripten record nothing.')
-console.log('"await repl" column: the Promise forms (createSession / repl), run on the libuv pool.')
+console.log('"await repl" column: the Promise forms (createSession / repl), run on the binding\'s threads.')
+
+// The binding's own cost: the same recorded repl("1+1") in memory from Rust (bench/repl_rust.rs),
+// best of 7 rounds on both sides. Skipped when cargo is not available.
+const best = (fn) => Math.min(...Array.from({ length: 7 }, () => measureSync(fn, { iterations: 5000, warmup: 500 })))
+const nodeBest = best(() => mem.vm.replSync(mem.session.id, '1+1'))
+const rust = spawnSync('cargo', ['run', '--release', '-q', '-p', 'vm-system-node', '--example', 'repl_rust', '--target', 'x86_64-unknown-linux-gnu'], {
+  cwd: path.dirname(fileURLToPath(import.meta.url)),
+  encoding: 'utf8',
+})
+if (rust.status === 0) {
+  const rustBest = Number(rust.stdout.trim())
+  console.log(`\nreplSync("1+1") in memory, best of 7 rounds: Node ${nodeBest.toFixed(1)} µs, Rust ${rustBest.toFixed(1)} µs, binding cost ${(nodeBest - rustBest).toFixed(1)} µs`)
+} else {
+  console.log(`\nreplSync("1+1") in memory, best of 7 rounds: Node ${nodeBest.toFixed(1)} µs (Rust side skipped: ${rust.error ?? rust.stderr.trim()})`)
+}
 
 qjs.dispose()
 qjsConsole.dispose()

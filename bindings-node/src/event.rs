@@ -1,9 +1,13 @@
 //! Event records. Payloads keep the SPEC's keys unchanged.
+//!
+//! The struct declares the `Event` interface of index.d.ts; the values themselves are built
+//! as object literals (see `literal.rs`), with the same keys.
 
 use napi_derive::napi;
 use serde_json::Value as Json;
 
 /// One numbered fact of an execution.
+#[allow(dead_code)] // only declares the TypeScript interface (see the module doc)
 #[napi(object)]
 pub struct Event {
     /// The execution it belongs to.
@@ -18,23 +22,4 @@ pub struct Event {
     /// Type-specific payload (see the SPEC).
     #[napi(ts_type = "EventPayload")]
     pub payload: Json,
-}
-
-impl From<vm_system::Event> for Event {
-    fn from(e: vm_system::Event) -> Self {
-        let vm_system::Event {
-            execution_id,
-            seq,
-            ts,
-            event_type,
-            payload,
-        } = e;
-        Event {
-            execution_id,
-            seq: seq as i64,
-            ts,
-            event_type: event_type.as_str().to_string(),
-            payload,
-        }
-    }
 }

@@ -1,9 +1,13 @@
 //! Execution records. `args`, `env` and `result` keep their JSON contents as given/stored.
+//!
+//! These structs declare the `Execution` and `Metrics` interfaces of index.d.ts; the values
+//! themselves are built as object literals (see `literal.rs`), with the same keys.
 
 use napi_derive::napi;
 use serde_json::Value as Json;
 
 /// One run of code in a session.
+#[allow(dead_code)] // only declares the TypeScript interface (see the module doc)
 #[napi(object, use_nullable = true)]
 pub struct Execution {
     /// UUID.
@@ -39,42 +43,8 @@ pub struct Execution {
     pub metrics: Metrics,
 }
 
-impl From<vm_system::Execution> for Execution {
-    fn from(e: vm_system::Execution) -> Self {
-        let vm_system::Execution {
-            id,
-            session_id,
-            kind,
-            input,
-            path,
-            args,
-            env,
-            status,
-            started_at,
-            ended_at,
-            result,
-            error,
-            metrics,
-        } = e;
-        Execution {
-            id,
-            session_id,
-            kind: kind.as_str().to_string(),
-            input,
-            path,
-            args,
-            env,
-            status: status.as_str().to_string(),
-            started_at,
-            ended_at,
-            result,
-            error,
-            metrics: metrics.into(),
-        }
-    }
-}
-
 /// What an execution cost.
+#[allow(dead_code)] // only declares the TypeScript interface (see the module doc)
 #[napi(object, use_nullable = true)]
 pub struct Metrics {
     /// Wall-clock duration in milliseconds.
@@ -89,25 +59,4 @@ pub struct Metrics {
     pub host_calls: i64,
     /// The limit that ended the run (`cpu_ms`, `wall_ms`, `max_events`, `max_output_kb`).
     pub limit: Option<String>,
-}
-
-impl From<vm_system::Metrics> for Metrics {
-    fn from(m: vm_system::Metrics) -> Self {
-        let vm_system::Metrics {
-            duration_ms,
-            cpu_ms,
-            event_count,
-            output_bytes,
-            host_calls,
-            limit,
-        } = m;
-        Metrics {
-            duration_ms,
-            cpu_ms,
-            event_count: event_count as i64,
-            output_bytes: output_bytes as i64,
-            host_calls: host_calls as i64,
-            limit,
-        }
-    }
 }

@@ -10,6 +10,7 @@ mod event;
 mod execution;
 mod library;
 mod lifecycle;
+mod literal;
 mod modules;
 mod run;
 mod session;

@@ -18,6 +18,7 @@ use napi::{sys, JsValue};
 use vm_system::EventWatcher;
 
 use crate::event::Event;
+use crate::literal::EventValue;
 
 /// The `onEvent` callback as napi sees it.
 pub(crate) type OnEvent<'a> = Function<'a, Event, Unknown<'static>>;
@@ -71,7 +72,7 @@ impl Delivery {
         let mut result = ptr::null_mut();
         // SAFETY: main thread, inside a napi callback scope; every value belongs to `env`.
         unsafe {
-            let arg = Event::to_napi_value(raw_env, event.into())
+            let arg = EventValue::to_napi_value(raw_env, EventValue(event))
                 .map_err(|e| format!("the event could not be converted: {e}"))?;
             let mut undefined = ptr::null_mut();
             sys::napi_get_undefined(raw_env, &mut undefined);

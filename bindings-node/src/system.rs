@@ -14,10 +14,9 @@ use serde_json::Value as Json;
 
 use crate::args::{self, field};
 use crate::error::{invalid, OrThrow};
-use crate::event::Event;
-use crate::execution::Execution;
 use crate::library::{InstalledLibrary, LibraryInfo};
 use crate::lifecycle::{self, EnvState, Handle};
+use crate::literal::{EventValue, ExecutionValue};
 use crate::modules::ModuleInfo;
 use crate::run::{OnEvent, Watch};
 use crate::session::{RuntimeSummary, Session};
@@ -551,23 +550,26 @@ impl VmSystem {
         let watch = watch(env, on_event)?;
         task::spawn(env, &self.env_state, watch, move |watcher| {
             vm.repl_watched(&session_id, &input, watcher)
-                .map(Execution::from)
+                .map(ExecutionValue)
         })
     }
 
     /// `repl`, blocking the calling thread (no `onEvent`).
-    #[napi(ts_args_type = "sessionId: string, input: string")]
+    #[napi(
+        ts_args_type = "sessionId: string, input: string",
+        ts_return_type = "Execution"
+    )]
     pub fn repl_sync(
         &self,
         env: Env,
         session_id: Unknown<'_>,
         input: Unknown<'_>,
-    ) -> napi::Result<Execution> {
+    ) -> napi::Result<ExecutionValue> {
         let session_id = args::string(&env, "sessionId", session_id)?;
         let input = args::string(&env, "input", input)?;
         self.vm(&env)?
             .repl(&session_id, &input)
-            .map(Into::into)
+            .map(ExecutionValue)
             .or_throw(&env)
     }
 
@@ -592,13 +594,14 @@ impl VmSystem {
         let watch = watch(env, on_event)?;
         task::spawn(env, &self.env_state, watch, move |watcher| {
             vm.run_file_watched(&session_id, &path, &file_args, &vars, watcher)
-                .map(Execution::from)
+                .map(ExecutionValue)
         })
     }
 
     /// `runFile`, blocking the calling thread (no `onEvent`).
     #[napi(
-        ts_args_type = "sessionId: string, path: string, options?: RunFileSyncOptions | undefined | null"
+        ts_args_type = "sessionId: string, path: string, options?: RunFileSyncOptions | undefined | null",
+        ts_return_type = "Execution"
     )]
     pub fn run_file_sync(
         &self,
@@ -606,14 +609,14 @@ impl VmSystem {
         session_id: Unknown<'_>,
         path: Unknown<'_>,
         options: Unknown<'_>,
-    ) -> napi::Result<Execution> {
+    ) -> napi::Result<ExecutionValue> {
         let session_id = args::string(&env, "sessionId", session_id)?;
         let path = args::string(&env, "path", path)?;
         let options = args::opt_object(&env, "options", options)?;
         let (file_args, vars) = run_file_vars(&env, options.as_ref())?;
         self.vm(&env)?
             .run_file(&session_id, &path, &file_args, &vars)
-            .map(Into::into)
+            .map(ExecutionValue)
             .or_throw(&env)
     }
 
@@ -629,23 +632,30 @@ impl VmSystem {
     }
 
     /// An execution record.
-    #[napi(ts_args_type = "executionId: string")]
-    pub fn get_execution(&self, env: Env, execution_id: Unknown<'_>) -> napi::Result<Execution> {
+    #[napi(ts_args_type = "executionId: string", ts_return_type = "Execution")]
+    pub fn get_execution(
+        &self,
+        env: Env,
+        execution_id: Unknown<'_>,
+    ) -> napi::Result<ExecutionValue> {
         let execution_id = args::string(&env, "executionId", execution_id)?;
         self.vm(&env)?
             .get_execution(&execution_id)
-            .map(Into::into)
+            .map(ExecutionValue)
             .or_throw(&env)
     }
 
     /// A session's executions, newest first, at most `limit` (default 50, 1 to 10,000).
-    #[napi(ts_args_type = "sessionId: string, limit?: number | undefined | null")]
+    #[napi(
+        ts_args_type = "sessionId: string, limit?: number | undefined | null",
+        ts_return_type = "Array<Execution>"
+    )]
     pub fn list_executions(
         &self,
         env: Env,
         session_id: Unknown<'_>,
         limit: Unknown<'_>,
-    ) -> napi::Result<Vec<Execution>> {
+    ) -> napi::Result<Vec<ExecutionValue>> {
         let session_id = args::string(&env, "sessionId", session_id)?;
         let limit = args::opt_integer(&env, "limit", limit)?;
         let limit = unsigned("limit", limit, 50)
@@ -658,22 +668,25 @@ impl VmSystem {
             .vm(&env)?
             .list_executions(&session_id, limit)
             .or_throw(&env)?;
-        Ok(execs.into_iter().map(Into::into).collect())
+        Ok(execs.into_iter().map(ExecutionValue).collect())
     }
 
     /// Events with `seq > afterSeq` (default 0), in order; readable while the execution runs.
-    #[napi(ts_args_type = "executionId: string, afterSeq?: number | undefined | null")]
+    #[napi(
+        ts_args_type = "executionId: string, afterSeq?: number | undefined | null",
+        ts_return_type = "Array<Event>"
+    )]
     pub fn events(
         &self,
         env: Env,
         execution_id: Unknown<'_>,
         after_seq: Unknown<'_>,
-    ) -> napi::Result<Vec<Event>> {
+    ) -> napi::Result<Vec<EventValue>> {
         let execution_id = args::string(&env, "executionId", execution_id)?;
         let after_seq = args::opt_integer(&env, "afterSeq", after_seq)?;
         let after = unsigned("afterSeq", after_seq, 0).or_throw(&env)?;
         let events = self.vm(&env)?.events(&execution_id, after).or_throw(&env)?;
-        Ok(events.into_iter().map(Into::into).collect())
+        Ok(events.into_iter().map(EventValue).collect())
     }
 
     /// Cancels a running execution (it ends `cancelled`); an ended one is left as it is.
