@@ -180,9 +180,8 @@ export declare class VmSystem {
   /** Sessions, oldest first, optionally only those with `status`. */
   listSessions(status?: SessionStatus | undefined | null): Array<Session>
   /**
-   * Closes a session (a running execution ends `cancelled`); closed or crashed sessions
-   * are returned as they are. Never waits for a running execution: from an `onEvent`
-   * callback too, it returns at once and the run ends `cancelled` right after.
+   * Closes a session (a running execution is stopped and ends `cancelled`); closed or
+   * crashed sessions are returned as they are. May be called from an `onEvent` callback.
    */
   closeSession(sessionId: string): Session
   /** The live sessions of this instance (none once closed). */

@@ -499,9 +499,8 @@ impl VmSystem {
         Ok(sessions.into_iter().map(Into::into).collect())
     }
 
-    /// Closes a session (a running execution ends `cancelled`); closed or crashed sessions
-    /// are returned as they are. Never waits for a running execution: from an `onEvent`
-    /// callback too, it returns at once and the run ends `cancelled` right after.
+    /// Closes a session (a running execution is stopped and ends `cancelled`); closed or
+    /// crashed sessions are returned as they are. May be called from an `onEvent` callback.
     #[napi(ts_args_type = "sessionId: string")]
     pub fn close_session(&self, env: Env, session_id: Unknown<'_>) -> napi::Result<Session> {
         let session_id = args::string(&env, "sessionId", session_id)?;
