@@ -1,5 +1,5 @@
 # One command per task. `make help` lists them.
-.PHONY: help quickstart test test-rust test-python test-node test-c lint fmt generate bench
+.PHONY: help quickstart test test-rust test-python test-node test-c test-web web screenshots lint fmt generate bench
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,15 @@ test-node: ## Build the addon, check index.d.ts, pack, install, run node --test 
 test-c: ## Build libvmsystem, check the header, run the C tests (shared, static, valgrind) and examples
 	bash bindings-c/test.sh
 
+test-web: ## Web console: bundle in sync with its sources, browser tests (Chromium) against the daemon
+	bash cli/web/test.sh
+
+web: ## Rebuild the web console bundle (cli/web/dist, committed) from cli/web/src
+	cd cli/web && npm ci --no-audit --no-fund && npm run build
+
+screenshots: ## Retake the web console screenshots of the README (cli/web/screenshots)
+	SCREENSHOT_DIR=$(CURDIR)/cli/web/screenshots bash cli/web/test.sh
+
 lint: ## rustfmt and clippy on the whole workspace
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -32,9 +41,10 @@ lint: ## rustfmt and clippy on the whole workspace
 fmt: ## Format the Rust code
 	cargo fmt --all
 
-generate: ## Regenerate the committed surfaces (C header, Node type definitions)
+generate: ## Regenerate the committed surfaces (C header, Node type definitions, web bundle)
 	cargo build --release -p vmsystem
 	cd bindings-node && npm ci && npm run build
+	cd cli/web && npm ci --no-audit --no-fund && npm run build
 
 bench: ## Criterion benchmarks of the core and idle-session memory
 	cargo bench -p vm-system
