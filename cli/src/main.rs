@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 /// Runs JavaScript in managed, sandboxed QuickJS runtimes and records every run.
 #[derive(Parser)]
-#[command(name = "vm-system", version, about)]
+#[command(name = "vm-system", version, about, after_help = client::EXIT_STATUS_HELP)]
 struct Cli {
     #[command(flatten)]
     global: client::GlobalArgs,
