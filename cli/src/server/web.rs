@@ -129,7 +129,10 @@ mod tests {
         for path in ["/", "/templates", "/sessions/abc/executions/def?x=1"] {
             let r = get(path, HeaderMap::new()).await;
             assert_eq!(r.status(), StatusCode::OK, "{path}");
-            assert_eq!(r.headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+            assert_eq!(
+                r.headers()[header::CONTENT_TYPE],
+                "text/html; charset=utf-8"
+            );
             assert!(r.headers()[header::CONTENT_SECURITY_POLICY]
                 .to_str()
                 .unwrap()
@@ -138,11 +141,17 @@ mod tests {
             assert!(html.contains("/assets/app.js"), "{html}");
         }
         let js = get("/assets/app.js", HeaderMap::new()).await;
-        assert_eq!(js.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(
+            js.headers()[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(body(js).await, APP_JS);
         let css = get("/assets/app.css", HeaderMap::new()).await;
         assert_eq!(body(css).await, APP_CSS);
-        assert_eq!(get("/assets/nope.js", HeaderMap::new()).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            get("/assets/nope.js", HeaderMap::new()).await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
 
     #[tokio::test]
@@ -154,10 +163,18 @@ mod tests {
         let again = get("/assets/app.js", headers).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert!(body(again).await.is_empty());
-        let post = handler(Method::POST, "/templates".parse().unwrap(), HeaderMap::new()).await;
+        let post = handler(
+            Method::POST,
+            "/templates".parse().unwrap(),
+            HeaderMap::new(),
+        )
+        .await;
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
         let head = handler(Method::HEAD, "/".parse().unwrap(), HeaderMap::new()).await;
         assert_eq!(head.status(), StatusCode::OK);
-        assert_eq!(head.headers()[header::CONTENT_LENGTH], INDEX_HTML.len().to_string());
+        assert_eq!(
+            head.headers()[header::CONTENT_LENGTH],
+            INDEX_HTML.len().to_string()
+        );
     }
 }
