@@ -23,4 +23,4 @@ fi
 (cd "$root" && cargo build -q -p vm-system-cli)
 export VM_SYSTEM_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/vm-system"
 export CHROMIUM="$chromium"
-node --test --test-reporter=spec --test-timeout=120000 test/console.test.mjs
+node --test --test-reporter=spec --test-timeout=120000 test/sse.test.mjs test/console.test.mjs

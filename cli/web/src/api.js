@@ -50,6 +50,11 @@ export function requestToken(rejected) {
   return pendingToken;
 }
 
+/** Tells the page the daemon could not be reached (the banner and its health checks). */
+export function reportDown() {
+  hooks.down();
+}
+
 /** Headers every request carries. */
 export function authHeaders(extra) {
   const headers = { ...(extra || {}) };

@@ -2,7 +2,7 @@
 // Events read with fetch, so the bearer token can be sent). A stream that drops before its
 // `end` event is reopened after the last seq seen: no event is lost and none is shown twice.
 
-import { authHeaders, requestToken, toApiError, token, ApiError } from './api.js';
+import { authHeaders, reportDown, requestToken, toApiError, token, ApiError } from './api.js';
 import { sleep } from './dom.js';
 
 /** Splits an SSE byte stream into `{id, event, data}` messages. */
@@ -73,6 +73,8 @@ export function follow(id, { afterSeq = 0, onEvent, onEnd, onState, onError }) {
       } catch (e) {
         if (signal.aborted) return;
         if (e instanceof ApiError) { onError?.(e); return; }
+        // fetch rejects with a TypeError when nothing answers: the daemon may be gone.
+        if (e instanceof TypeError && failures >= 1) reportDown();
       }
       // Dropped before `end`: reopen after the last seq, backing off while the daemon is away.
       failures += 1;
