@@ -9,6 +9,7 @@ import { templatesPage } from './pages/templates.js';
 import { templatePage } from './pages/template.js';
 import { sessionsPage } from './pages/sessions.js';
 import { sessionPage } from './pages/session.js';
+import { systemPage } from './pages/system.js';
 
 const routes = [
   [/^\/$/, templatesPage, 'templates'],
@@ -17,6 +18,7 @@ const routes = [
   [/^\/sessions\/?$/, sessionsPage, 'sessions'],
   [/^\/sessions\/([^/]+)\/?$/, sessionPage, 'sessions'],
   [/^\/sessions\/([^/]+)\/executions\/([^/]+)\/?$/, sessionPage, 'sessions'],
+  [/^\/system\/?$/, systemPage, 'system'],
 ];
 
 const main = h('main', { id: 'main', tabindex: '-1' });
@@ -24,6 +26,7 @@ const banner = h('div', { class: 'banner', role: 'alert', hidden: true, 'data-te
 const navLinks = {
   templates: h('a', { href: '/templates' }, 'Templates'),
   sessions: h('a', { href: '/sessions' }, 'Sessions'),
+  system: h('a', { href: '/system' }, 'System'),
 };
 const status = h('span', { class: 'daemon-status', 'data-testid': 'daemon-status' }, '');
 
@@ -134,7 +137,7 @@ document.body.append(
   h('header', { class: 'topbar' },
     h('div', { class: 'topbar-inner' },
       h('a', { class: 'brand', href: '/templates' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '>_'), 'vm-system'),
-      h('nav', { class: 'mainnav', 'aria-label': 'Main' }, navLinks.templates, navLinks.sessions),
+      h('nav', { class: 'mainnav', 'aria-label': 'Main' }, navLinks.templates, navLinks.sessions, navLinks.system),
       status)),
   banner,
   main,

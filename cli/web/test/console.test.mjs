@@ -327,6 +327,13 @@ test('usable at 390×844 and keyboard reachable', async () => {
   await phone.close();
 });
 
+test('the system page shows health, live sessions and the catalogs', async () => {
+  await page.goto(`${base}/system`);
+  await page.getByTestId('active-sessions').filter({ hasText: '1 live session' }).waitFor();
+  await page.getByRole('cell', { name: 'database', exact: true }).waitFor();
+  await page.getByText('lodash-4.17.21').waitFor();
+});
+
 test('no script errors, nothing loaded from another host', () => {
   assert.deepEqual(state.pageErrors, []);
   assert.deepEqual(state.foreign, []);
