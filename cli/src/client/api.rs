@@ -83,7 +83,7 @@ impl Api {
         if let Some(b) = &self.bearer {
             req = req.header("Authorization", b);
         }
-        self.answer(req.header("Accept", "application/json").send_json(body))
+        self.answer(json_body(req).send(body.to_string()))
     }
 
     /// `PATCH path` with a JSON body.
@@ -92,7 +92,7 @@ impl Api {
         if let Some(b) = &self.bearer {
             req = req.header("Authorization", b);
         }
-        self.answer(req.header("Accept", "application/json").send_json(body))
+        self.answer(json_body(req).send(body.to_string()))
     }
 
     /// Opens an event stream; `after` is the last seq already seen (sent as
@@ -160,6 +160,13 @@ impl Api {
             Failure::Failed(format!("request to {} failed: {error}", self.server))
         }
     }
+}
+
+fn json_body(
+    req: ureq::RequestBuilder<ureq::typestate::WithBody>,
+) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+    req.header("Accept", "application/json")
+        .header("Content-Type", "application/json")
 }
 
 fn read_text(response: &mut Response<Body>) -> Result<String, ureq::Error> {
