@@ -1,5 +1,5 @@
 # One command per task. `make help` lists them.
-.PHONY: help quickstart test test-rust test-python test-node test-c test-web web screenshots lint fmt generate bench
+.PHONY: help quickstart test test-rust test-cli test-python test-node test-c test-web web screenshots lint fmt generate bench
 
 help: ## List the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -7,7 +7,7 @@ help: ## List the tasks
 quickstart: ## Run the quick start (template, session, repl, file run, events) on vm-system.db
 	cargo run -q -p vm-system --example quickstart
 
-test: lint test-rust test-python test-node test-c ## Every test: lint, Rust, Python, Node, C
+test: lint test-rust test-cli test-python test-node test-c ## Every test: lint, Rust, the program, Python, Node, C
 	@echo "all tests passed"
 
 test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples
@@ -15,6 +15,9 @@ test-rust: ## Rust unit, integration, conformance and doc tests; the Rust exampl
 	cargo test --release -p vm-system --test wal -- --include-ignored
 	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
 	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
+
+test-cli: ## The vm-system program: REST API and CLI tests against the real daemon binary
+	cargo test -p vm-system-cli
 
 test-python: ## Build the wheel, install it in a fresh venv, run pytest and the example
 	bash bindings-python/test.sh
