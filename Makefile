@@ -7,7 +7,7 @@ help: ## List the tasks
 quickstart: ## Run the quick start (template, session, repl, file run, events) on vm-system.db
 	cargo run -q -p vm-system --example quickstart
 
-test: lint test-rust test-cli test-python test-node test-c ## Every test: lint, Rust, the program, Python, Node, C
+test: lint test-rust test-cli test-python test-node test-c test-web ## Every test: lint, Rust, the program, Python, Node, C, web console
 	@echo "all tests passed"
 
 test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples

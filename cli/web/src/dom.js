@@ -40,9 +40,13 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
-/** The first 8 characters of a UUID, for tables; the full id goes in a title. */
+/**
+ * The last 8 characters of a UUID, for tables (the full id goes in a title). The daemon's
+ * ids are time-ordered (UUIDv7): ids made in the same minute share their first characters,
+ * their last ones are random.
+ */
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : '';
+  return id ? String(id).slice(-8) : '';
 }
 
 /** A RFC 3339 timestamp in the reader's local time, or an em dash. */

@@ -76,6 +76,21 @@ async function setCode(code) {
 
 const lastRun = () => page.locator('[data-testid=execution]').last();
 
+/**
+ * Starts a run with `trigger()` and returns the locator of its block in the output (a new
+ * block, never an older one that happens to have the same status); with `status`, waits
+ * until the run ends with it.
+ */
+async function startRun(trigger, status) {
+  const blocks = page.locator('[data-testid=execution]');
+  const before = await blocks.count();
+  await trigger();
+  const block = blocks.nth(before);
+  await block.waitFor();
+  if (status) await block.and(page.locator(`[data-status=${status}]`)).waitFor();
+  return block;
+}
+
 before(async () => {
   mkdirSync(WORKTREE);
   mkdirSync(SHOTS, { recursive: true });
@@ -134,6 +149,20 @@ test('creates a template, edits its settings with validation, adds a startup fil
   await page.getByTestId('startup-path').fill('init.js');
   await page.getByTestId('add-startup').getByRole('button', { name: 'Add' }).click();
   await page.getByTestId('startup-table').getByText('init.js').waitFor();
+
+  // A native module from the catalog and a capability.
+  await page.getByLabel('Native module to enable').selectOption('database');
+  await page.getByRole('button', { name: 'Enable the selected module' }).click();
+  await page.getByRole('button', { name: 'Disable module database' }).waitFor();
+  const caps = page.getByTestId('add-capability');
+  await caps.getByLabel('Kind').selectOption('env');
+  await caps.getByLabel('Name').fill('HOME');
+  await caps.getByLabel('Config (JSON object)').fill('{"read": true}');
+  await caps.getByRole('button', { name: 'Add' }).click();
+  await page.getByTestId('capabilities-table').getByText('HOME').waitFor();
+  const after = await (await fetch(`${base}/api/v1/templates/${state.templateId}`)).json();
+  assert.deepEqual(after.template.exposed_modules, ['database']);
+  assert.deepEqual(after.capabilities.map((c) => [c.kind, c.name, c.config]), [['env', 'HOME', { read: true }]]);
   await page.screenshot({ path: join(SHOTS, 'template.png'), fullPage: true });
 });
 
@@ -159,15 +188,14 @@ test('runs a snippet: console lines arrive live, then the value with its JSON', 
   await setCode("console.log('first line');\nconsole.warn('a warning');\n"
     + 'const until = Date.now() + 1500; while (Date.now() < until) {}\n'
     + "console.log('second line', greeting);\n({ answer: 42, list: [1, 2] })");
-  await page.keyboard.press('Control+Enter');
-  const run = lastRun();
+  const run = await startRun(() => page.keyboard.press('Control+Enter'));
   // Live: the first line is on the page while the execution is still running.
   await run.locator('.ev-console', { hasText: 'first line' }).waitFor();
   assert.equal(await run.getAttribute('data-status'), 'running');
   assert.equal(await page.getByTestId('cancel').isVisible(), true);
   assert.equal(await run.locator('.ev-console', { hasText: 'second line' }).count(), 0);
 
-  await page.locator('[data-testid=execution][data-status=ok]').last().waitFor();
+  await run.and(page.locator('[data-status=ok]')).waitFor();
   await run.locator('.ev-console.level-warn', { hasText: 'a warning' }).waitFor();
   await run.locator('.ev-console', { hasText: 'second line hello from init.js' }).waitFor();
   const value = run.locator('.ev-value');
@@ -179,9 +207,8 @@ test('runs a snippet: console lines arrive live, then the value with its JSON', 
 
 test('an exception shows its name, message and stack', async () => {
   await setCode("function check(n) {\n  if (n > 1) throw new RangeError('n is too big: ' + n);\n}\ncheck(5)");
-  await page.getByTestId('run').click();
-  await page.locator('[data-testid=execution][data-status=error]').last().waitFor();
-  const exc = lastRun().locator('.ev-exception');
+  const run = await startRun(() => page.getByTestId('run').click(), 'error');
+  const exc = run.locator('.ev-exception');
   assert.match(await exc.textContent(), /RangeError/);
   assert.match(await exc.locator('.exc-message').textContent(), /n is too big: 5/);
   assert.match(await exc.locator('.stack').textContent(), /check/);
@@ -190,22 +217,21 @@ test('an exception shows its name, message and stack', async () => {
 
 test('a SyntaxError is shown with its message', async () => {
   await setCode('let x = ;');
-  await page.keyboard.press('Control+Enter');
-  await page.locator('[data-testid=execution][data-status=error]').last().waitFor();
-  const exc = lastRun().locator('.ev-exception');
+  const run = await startRun(() => page.keyboard.press('Control+Enter'), 'error');
+  const exc = run.locator('.ev-exception');
   assert.match(await exc.textContent(), /SyntaxError/);
   assert.ok((await exc.locator('.exc-message').textContent()).length > 'SyntaxError'.length);
 });
 
 test('while(true){} runs until Cancel, then ends cancelled', async () => {
   await setCode('while (true) {}');
-  await page.keyboard.press('Control+Enter');
+  const run = await startRun(() => page.keyboard.press('Control+Enter'));
   await page.getByTestId('cancel').waitFor();
-  await lastRun().locator('.ev-input_echo').waitFor();
+  await run.locator('.ev-input_echo').waitFor();
   await page.waitForTimeout(300);
-  assert.equal(await lastRun().getAttribute('data-status'), 'running');
+  assert.equal(await run.getAttribute('data-status'), 'running');
   await page.getByTestId('cancel').click();
-  await page.locator('[data-testid=execution][data-status=cancelled]').last().waitFor();
+  await run.and(page.locator('[data-status=cancelled]')).waitFor();
   await page.getByTestId('history-row').first().and(page.locator('[data-status=cancelled]')).waitFor();
   assert.equal(await page.getByTestId('run').isEnabled(), true);
 });
@@ -234,7 +260,8 @@ test('a reload opens the same execution and finds the history', async () => {
 
 test('a stream that drops resumes after the last seq: no event lost or repeated', async () => {
   const requests = [];
-  await page.route('**/events/stream*', async (route) => {
+  const isStream = (url) => url.pathname.endsWith('/events/stream');
+  await page.route(isStream, async (route) => {
     const url = new URL(route.request().url());
     requests.push(url.searchParams.get('after_seq'));
     const full = await route.fetch();
@@ -250,10 +277,9 @@ test('a stream that drops resumes after the last seq: no event lost or repeated'
     }
   });
   await setCode("for (let i = 1; i <= 6; i++) console.log('line ' + i);\n'done'");
-  await page.getByTestId('run').click();
-  await page.locator('[data-testid=execution][data-status=ok]').last().waitFor();
-  await page.unroute('**/events/stream*');
-  const seqs = await lastRun().locator('.ev').evaluateAll((lis) => lis.map((li) => Number(li.dataset.seq)));
+  const run = await startRun(() => page.getByTestId('run').click(), 'ok');
+  await page.unroute(isStream);
+  const seqs = await run.locator('.ev').evaluateAll((lis) => lis.map((li) => Number(li.dataset.seq)));
   assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1));
   assert.equal(seqs.length, 8, 'input echo, six lines, the value');
   assert.deepEqual(requests.slice(0, 2), ['0', '3']);

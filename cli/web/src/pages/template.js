@@ -168,14 +168,14 @@ export async function templatePage(view, [id], { signal }) {
     const error = errorSlot();
     const available = catalog.map((m) => (typeof m === 'string' ? { name: m } : m)).filter((m) => !enabled.includes(m.name));
     const select = h('select', { name: 'module', 'aria-label': 'Native module to enable' },
-      available.map((m) => h('option', { value: m.name }, m.description ? `${m.name} — ${m.description}` : m.name)));
+      available.map((m) => h('option', { value: m.name, title: m.description || '' }, m.name)));
     const add = button('Enable', async () => {
       error.clear();
       try {
         await api('POST', `/templates/${templateId}/modules`, { name: select.value });
         await reload();
       } catch (err) { error.show(err); }
-    });
+    }, { 'aria-label': 'Enable the selected module' });
     return card('Native modules',
       enabled.length
         ? h('ul', { class: 'chips' }, enabled.map((name) => h('li', { class: 'chip' }, h('span', { class: 'mono' }, name),
@@ -183,6 +183,8 @@ export async function templatePage(view, [id], { signal }) {
             try { await api('DELETE', `/templates/${templateId}/modules/${encodeURIComponent(name)}`); await reload(); } catch (err) { error.show(err); }
           }, { class: 'chip-x', 'aria-label': `Disable module ${name}`, title: `Disable ${name}` }))))
         : h('p', { class: 'empty' }, 'No native modules: scripts get only the JavaScript built-ins.'),
+      catalog.length ? h('ul', { class: 'catalog' }, catalog.map((m) => (typeof m === 'string' ? null
+        : h('li', null, h('span', { class: 'mono' }, m.name), ' — ', h('span', { class: 'muted' }, m.description || ''))))) : null,
       available.length ? h('div', { class: 'inline-form' }, select, add) : null,
       error);
   }
@@ -220,7 +222,7 @@ export async function templatePage(view, [id], { signal }) {
     const enabled = h('input', { type: 'checkbox', name: 'enabled', checked: true });
     const config = h('input', { type: 'text', name: 'config', value: '{}', class: 'mono' });
     const fields = { kind: field('Kind', kind), name: field('Name', name), config: field('Config (JSON object)', config) };
-    const form = h('form', { class: 'inline-form' }, fields.kind, fields.name, fields.config,
+    const form = h('form', { class: 'inline-form', 'data-testid': 'add-capability' }, fields.kind, fields.name, fields.config,
       h('label', { class: 'check' }, enabled, ' enabled'),
       h('button', { class: 'btn', type: 'submit' }, 'Add'));
     form.addEventListener('submit', async (e) => {
@@ -246,7 +248,7 @@ export async function templatePage(view, [id], { signal }) {
       h('td', null, c.enabled ? badge('ok', 'enabled') : badge('closed', 'disabled')),
       h('td', { class: 'mono small' }, JSON.stringify(c.config))));
     return card('Capabilities',
-      table(['Kind', 'Name', 'State', 'Config'], rows, { empty: 'No capabilities.' }),
+      table(['Kind', 'Name', 'State', 'Config'], rows, { empty: 'No capabilities.', testid: 'capabilities-table' }),
       form, error);
   }
 
