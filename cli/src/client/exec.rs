@@ -217,11 +217,7 @@ fn watch(
     let mut retries = 0u32;
     loop {
         let mut stream = api.stream(&format!("{base}?after_seq={after}"), after)?;
-        loop {
-            let event = match stream.next_event() {
-                Ok(Some(event)) => event,
-                Ok(None) | Err(_) => break,
-            };
+        while let Ok(Some(event)) = stream.next_event() {
             retries = 0;
             let data: Value = serde_json::from_str(&event.data).map_err(|e| {
                 Failure::Failed(format!(
