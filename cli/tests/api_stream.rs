@@ -34,7 +34,7 @@ fn events_arrive_live_in_order_then_the_end_record() {
     assert!(stream
         .head
         .iter()
-        .any(|h| h.to_ascii_lowercase() == "content-type: text/event-stream"));
+        .any(|h| h.eq_ignore_ascii_case("content-type: text/event-stream")));
     let first_console = loop {
         let e = stream.next_event().expect("stream ended early");
         if e.event == "console" {
