@@ -1108,3 +1108,86 @@ fn token_is_sent_from_the_environment_or_the_flag() {
     let run = cli.run(&["template", "list", "--token", "wrong"]);
     assert_eq!(run.code, 1, "the flag wins over the environment");
 }
+
+/// The README's quick start, run as written (second terminal) against a real daemon.
+#[test]
+fn readme_quick_start_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## The vm-system program")
+        .expect("README section")..];
+    let blocks: Vec<&str> = section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").unwrap()])
+        .collect();
+    assert!(blocks[0].contains("vm-system serve"), "{}", blocks[0]);
+    let daemon = common::Daemon::start();
+    let dir = daemon.dir.clone();
+    // The README runs `serve` and `libs download` in one folder, sharing
+    // .vm-cache/libraries; this daemon's cache is dir/libraries. Fill both from the
+    // committed copies so `libs download` has nothing left to fetch.
+    let cli = Cli {
+        url: daemon.url(),
+        token: None,
+        cwd: dir.clone(),
+    };
+    let from = fixtures().join("libraries");
+    for cache in ["libraries", ".vm-cache/libraries"] {
+        cli.run(&[
+            "libs",
+            "download",
+            "--library-cache",
+            cache,
+            "--from",
+            from.to_str().unwrap(),
+        ])
+        .ok();
+    }
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(BIN, bin.join("vm-system")).unwrap();
+    let script = blocks[1]
+        .replace("/tmp/etl", dir.join("etl").to_str().unwrap())
+        .replace(
+            "core/tests/fixtures",
+            fixtures().canonicalize().unwrap().to_str().unwrap(),
+        );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .env("VM_SYSTEM_SERVER_URL", daemon.url())
+        .env_remove("VM_SYSTEM_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script}\n{stdout}\n{stderr}");
+    // The template and session ids went into variables; every later line shows.
+    assert!(
+        stdout.starts_with("Added module: database to template "),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""json":[{"n":0}]"#), "{stdout}");
+    assert!(
+        stdout.contains(r#"{"level":"log","text":"GB: 2"}"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\nLoaded Libraries:\n  - lodash-4.17.21\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nClosed session: "), "{stdout}");
+    assert_eq!(stdout.matches("Status: ok").count(), 3, "{stdout}");
+    assert!(
+        stdout.contains(" console         {\"level\":\"log\",\"text\":\"GB: 2\"}"),
+        "{stdout}"
+    );
+}
