@@ -10,9 +10,13 @@ quickstart: ## Run the quick start (template, session, repl, file run, events) o
 test: lint test-rust test-cli test-python test-node test-c test-web ## Every test: lint, Rust, the program, Python, Node, C, web console
 	@echo "all tests passed"
 
-test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples
+test-rust: ## Rust unit, integration, conformance and doc tests; the Rust examples; license files
 	cargo test -p vm-system
 	cargo test --release -p vm-system --test wal -- --include-ignored
+	@for d in core bindings-python bindings-c bindings-node; do for f in LICENSE-MIT LICENSE-APACHE; do \
+	  cmp -s $$f $$d/$$f || { echo "$$d/$$f is missing or differs from ./$$f" >&2; exit 1; }; done; done
+	@cargo package -q -p vm-system --list --allow-dirty | grep -qx LICENSE-APACHE
+	@cargo package -q -p vm-system --list --allow-dirty | grep -qx LICENSE-MIT
 	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
 	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
 

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs libvmsystem into PREFIX: lib/libvmsystem.{so,a}, include/vmsystem.h,
 # lib/pkgconfig/vmsystem.pc and lib/cmake/vmsystem/vmsystemConfig{,Version}.cmake.
+# Both libraries export only the vms_* functions of the header. Needs binutils (ld, nm,
+# objcopy, ar).
 #
 #   bindings-c/install.sh /usr/local          # after: cargo build --release -p vmsystem
 #
@@ -30,8 +32,24 @@ done
 
 mkdir -p "$prefix/lib/pkgconfig" "$prefix/lib/cmake/vmsystem" "$prefix/include"
 install -m 0755 "$release/libvmsystem.so" "$prefix/lib/libvmsystem.so"
-install -m 0644 "$release/libvmsystem.a" "$prefix/lib/libvmsystem.a"
+# The static library as cargo builds it exports every symbol of the bundled SQLite,
+# QuickJS and Rust runtime: a host linking its own SQLite (-lsqlite3) would silently get
+# ours. Link it into one relocatable object and keep only the vms_* functions global.
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmsystem-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+nm -D --defined-only "$release/libvmsystem.so" | awk '$3 ~ /^vms_/ {print $3}' > "$work/exports"
+test -s "$work/exports"
+ld -r --whole-archive "$release/libvmsystem.a" -o "$work/vmsystem.o"
+# The embedded LLVM bitcode (.llvmbc) is not needed to link, and the LLVM plugins of
+# binutils (ar, nm, ranlib) abort on bitcode newer than theirs: drop it.
+objcopy --keep-global-symbols="$work/exports" \
+    --remove-section=.llvmbc --remove-section=.llvmcmd "$work/vmsystem.o"
+rm -f "$work/libvmsystem.a"
+ar crs "$work/libvmsystem.a" "$work/vmsystem.o"
+install -m 0644 "$work/libvmsystem.a" "$prefix/lib/libvmsystem.a"
 install -m 0644 "$here/include/vmsystem.h" "$prefix/include/vmsystem.h"
+mkdir -p "$prefix/share/licenses/vmsystem"
+install -m 0644 "$here/LICENSE-MIT" "$here/LICENSE-APACHE" "$prefix/share/licenses/vmsystem/"
 
 cat > "$prefix/lib/pkgconfig/vmsystem.pc" <<PC
 prefix=$prefix

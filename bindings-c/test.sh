@@ -8,7 +8,9 @@
 #  4. installs into a temporary prefix (bindings-c/install.sh);
 #  5. builds the C tests against the installed shared and static libraries and runs them,
 #     including every case of tests/conformance/;
-#  6. runs the tests once more under valgrind (no leaks, no invalid accesses);
+#     checks that the static library exports only vms_* and links beside -lsqlite3;
+#  6. runs the tests once more under valgrind (no leaks, no invalid accesses, and no
+#     suppression file);
 #  7. builds the C and C++ quick starts and the README snippet with pkg-config, and the C
 #     quick start with CMake (find_package), and runs them.
 #
@@ -52,6 +54,15 @@ step "install into $prefix"
 
 step "C tests against the shared and the static library"
 make -C "$here" --no-print-directory PREFIX="$prefix" BUILD="$work/tests" tests run-shared run-static
+
+step "libvmsystem.a exports only vms_*, and links beside the system SQLite"
+leaked=$(nm -g --defined-only "$prefix/lib/libvmsystem.a" | awk 'NF == 3 && $3 !~ /^vms_/ {print $3}')
+if [ -n "$leaked" ]; then
+    echo "libvmsystem.a exports symbols other than vms_*:" >&2
+    echo "$leaked" | head -n 20 >&2
+    exit 1
+fi
+make -C "$here" --no-print-directory PREFIX="$prefix" BUILD="$work/tests" run-symbols
 
 if [ "${VMS_SKIP_VALGRIND:-0}" = 1 ]; then
     step "valgrind: skipped (VMS_SKIP_VALGRIND=1)"

@@ -26,6 +26,13 @@ step "maturin build --release (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
 rm -f "$WHEELS"/vm_system-*.whl
 (cd "$HERE" && "$VENV/bin/maturin" build --release --out "$WHEELS")
 WHEEL="$(ls "$WHEELS"/vm_system-*.whl)"
+"$PYTHON" - "$WHEEL" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+for license in ("LICENSE-MIT", "LICENSE-APACHE"):
+    if not any(n.endswith("/" + license) and ".dist-info/" in n for n in names):
+        sys.exit(f"the wheel carries no {license}")
+PY
 
 step "install $(basename "$WHEEL") into a fresh $TEST_VENV"
 rm -rf "$TEST_VENV"

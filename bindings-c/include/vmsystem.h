@@ -103,7 +103,9 @@ typedef struct vms_error_t vms_error_t;
  * A vm-system database and the live sessions this process runs on it. Opaque; create it
  * with `vms_open`, free it with `vms_free`. Thread-safe: any function taking a
  * `const vms_t *` may be called from several threads at once (different sessions run in
- * parallel).
+ * parallel). A handle does not survive `fork()`: in the child every call on the inherited
+ * handle returns `VMS_VALIDATION_ERROR` ("open a new VmSystem in this process"), and
+ * `vms_free` there releases nothing of the parent's; the child opens its own handle.
  */
 typedef struct vms_t vms_t;
 
@@ -114,9 +116,13 @@ typedef struct vms_t vms_t;
  * the callback.
  *
  * Runs on the thread that called `vms_repl` / `vms_run_file` / `vms_session_create`,
- * before that call returns. Return 0 on success; a non-zero return does not stop the
- * execution: it is recorded as a `system` event. The callback must not unwind (C++
- * exceptions, longjmp) through the library, and must not call `vms_free`.
+ * before that call returns, with no lock of the library held: it may call any vm-system
+ * function, and other threads' calls return while it runs. Closing its own session
+ * (`vms_session_close`, `vms_close`) ends the running execution `cancelled` once the
+ * callback returns; running code in its own session gives `VMS_SESSION_BUSY`. Return 0 on
+ * success; a non-zero return does not stop the execution: it is recorded as a `system`
+ * event. The callback must not unwind (C++ exceptions, longjmp) through the library, and
+ * must not call `vms_free` on the handle in use.
  */
 typedef int (*vms_event_cb)(const char *event_json, void *user_data);
 
@@ -165,7 +171,8 @@ vms_error_t *vms_close(const vms_t *vms);
 
 /**
  * Closes the handle's live sessions and frees it. NULL is accepted and ignored. No other
- * thread may be using the handle.
+ * thread may be using the handle, nor an event callback of one of its executions. In a
+ * `fork()` child, frees the child's copy only (nothing of the parent's is touched).
  */
 void vms_free(vms_t *vms);
 

@@ -4,9 +4,9 @@ use std::ffi::{c_char, c_int, c_void, CString};
 
 use vm_system::{Event, EventWatcher};
 
+use crate::args::{guard, text, Out};
 use crate::error::vms_error_t;
-use crate::ffi::{guard, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Receives each event of an execution as it happens, in order: `event_json` is the Event
 /// as JSON (`{"execution_id", "seq", "ts", "type", "payload"}`), borrowed for the length
@@ -14,9 +14,13 @@ use crate::system::vms_t;
 /// the callback.
 ///
 /// Runs on the thread that called `vms_repl` / `vms_run_file` / `vms_session_create`,
-/// before that call returns. Return 0 on success; a non-zero return does not stop the
-/// execution: it is recorded as a `system` event. The callback must not unwind (C++
-/// exceptions, longjmp) through the library, and must not call `vms_free`.
+/// before that call returns, with no lock of the library held: it may call any vm-system
+/// function, and other threads' calls return while it runs. Closing its own session
+/// (`vms_session_close`, `vms_close`) ends the running execution `cancelled` once the
+/// callback returns; running code in its own session gives `VMS_SESSION_BUSY`. Return 0 on
+/// success; a non-zero return does not stop the execution: it is recorded as a `system`
+/// event. The callback must not unwind (C++ exceptions, longjmp) through the library, and
+/// must not call `vms_free` on the handle in use.
 pub type vms_event_cb =
     Option<unsafe extern "C" fn(event_json: *const c_char, user_data: *mut c_void) -> c_int>;
 

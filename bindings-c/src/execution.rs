@@ -4,10 +4,10 @@ use std::ffi::{c_char, c_void};
 
 use serde_json::json;
 
+use crate::args::{guard, optional_json, text, Out};
 use crate::error::vms_error_t;
 use crate::event::{vms_event_cb, watcher};
-use crate::ffi::{guard, optional_json, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Evaluates `input` as a global script in the session (declarations persist to later
 /// executions); blocks until it ends. A JavaScript exception is not an API error: the

@@ -9,11 +9,14 @@
 //!   success, whose [`vms_status`](error::vms_status) mirrors the core's `ErrorCode`.
 //! * Records and lists come back as JSON text through `char **out`, freed with
 //!   `vms_string_free`; out-parameters are untouched on failure.
-//! * Every exported body runs inside a panic boundary ([`ffi::guard`]); a panic becomes
+//! * Every exported body runs inside a panic boundary ([`args::guard`]); a panic becomes
 //!   `VMS_INTERNAL`.
 //!
-//! Files mirror the core's modules: `template.rs`, `session.rs`, `execution.rs`,
-//! `event.rs`, `modules.rs`, `library.rs`, `error.rs`, `system.rs`.
+//! Layers, each importing only those below it: `ffi` (raw pointers, the panic guard of
+//! infallible functions) → `error` (status codes, `vms_error_t`) → `args` (arguments,
+//! out-parameters, the guard of fallible functions) → `system` (the handle) → the
+//! operations, which mirror the core's modules: `template.rs`, `modules.rs`, `library.rs`,
+//! `event.rs` (the callback as a core watcher) → `session.rs`, `execution.rs`.
 
 // Names follow the C API (`vms_t`, `VMS_OK`), not Rust's conventions.
 #![allow(non_camel_case_types)]
@@ -27,6 +30,8 @@ pub mod system;
 pub mod error;
 
 pub mod ffi;
+
+pub mod args;
 
 pub mod template;
 

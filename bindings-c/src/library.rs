@@ -3,9 +3,9 @@
 use std::ffi::c_char;
 use std::path::Path;
 
+use crate::args::{guard, optional_text, text, Out};
 use crate::error::vms_error_t;
-use crate::ffi::{guard, optional_text, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Enables a catalog library (e.g. "lodash-4.17.21") for a template. It must be installed
 /// in the cache (`vms_library_install`) before a session of the template starts.

@@ -2,9 +2,9 @@
 
 use std::ffi::c_char;
 
+use crate::args::{guard, text, Out};
 use crate::error::vms_error_t;
-use crate::ffi::{guard, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Enables a native module from the catalog ("database", "fs", "exec") for a template.
 ///

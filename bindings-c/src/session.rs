@@ -4,10 +4,10 @@ use std::ffi::{c_char, c_void};
 
 use vm_system::SessionStatus;
 
+use crate::args::{guard, optional_text, text, Out};
 use crate::error::vms_error_t;
 use crate::event::{vms_event_cb, watcher};
-use crate::ffi::{guard, optional_text, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Creates a session from a template on `worktree_path` (an absolute path to an existing
 /// directory): builds the runtime, loads modules and libraries, runs the startup files

@@ -5,15 +5,31 @@ use std::path::PathBuf;
 
 use vm_system::{OpenOptions, VmSystem};
 
+use crate::args::{self, guard, optional_text, Out, OutHandle};
 use crate::error::vms_error_t;
-use crate::ffi::{self, guard, guard_or, optional_text, Out, OutHandle};
+use crate::ffi::{self, guard_or};
 
 /// A vm-system database and the live sessions this process runs on it. Opaque; create it
 /// with `vms_open`, free it with `vms_free`. Thread-safe: any function taking a
 /// `const vms_t *` may be called from several threads at once (different sessions run in
-/// parallel).
+/// parallel). A handle does not survive `fork()`: in the child every call on the inherited
+/// handle returns `VMS_VALIDATION_ERROR` ("open a new VmSystem in this process"), and
+/// `vms_free` there releases nothing of the parent's; the child opens its own handle.
 pub struct vms_t {
     pub(crate) vm: VmSystem,
+}
+
+/// The `VmSystem` behind a handle. NULL, and a handle inherited through `fork()` (its
+/// database connections and sessions are the parent's), are `VMS_VALIDATION_ERROR`.
+///
+/// # Safety
+/// `handle` is NULL or a live pointer returned by `vms_open`.
+pub(crate) unsafe fn system<'a>(handle: *const vms_t) -> args::Result<&'a VmSystem> {
+    let vm = ffi::borrow(handle)
+        .map(|h| &h.vm)
+        .ok_or_else(|| vms_error_t::validation("vms handle is NULL; open one with vms_open"))?;
+    vm.check_process()?;
+    Ok(vm)
 }
 
 /// The library version, e.g. "0.1.0". Static storage: never free it.
@@ -74,13 +90,14 @@ pub unsafe extern "C" fn vms_open_with(
 #[no_mangle]
 pub unsafe extern "C" fn vms_close(vms: *const vms_t) -> *mut vms_error_t {
     guard(|| {
-        ffi::system(vms)?.close();
+        system(vms)?.close();
         Ok(())
     })
 }
 
 /// Closes the handle's live sessions and frees it. NULL is accepted and ignored. No other
-/// thread may be using the handle.
+/// thread may be using the handle, nor an event callback of one of its executions. In a
+/// `fork()` child, frees the child's copy only (nothing of the parent's is touched).
 #[no_mangle]
 pub unsafe extern "C" fn vms_free(vms: *mut vms_t) {
     guard_or((), || ffi::drop_box(vms))
@@ -96,7 +113,7 @@ pub unsafe extern "C" fn vms_library_cache(
     out: *mut *mut c_char,
 ) -> *mut vms_error_t {
     guard(|| {
-        let vm = ffi::system(vms)?;
+        let vm = system(vms)?;
         let out = Out::required(out)?;
         out.text(vm.library_cache().to_string_lossy().into_owned())
     })

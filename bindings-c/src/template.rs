@@ -5,9 +5,9 @@ use std::ffi::c_char;
 use serde_json::json;
 use vm_system::ENGINE_QUICKJS;
 
+use crate::args::{guard, json, optional_json, optional_text, text, Out};
 use crate::error::vms_error_t;
-use crate::ffi::{guard, json, optional_json, optional_text, system, text, Out};
-use crate::system::vms_t;
+use crate::system::{system, vms_t};
 
 /// Creates a template with the default settings; `*out` receives the Template record as
 /// JSON (`{"id", "name", "engine", "created_at", "updated_at"}`).

@@ -2,55 +2,25 @@
 //! Ctrl-C working.
 //!
 //! Python only delivers signals to the main thread, and only when that thread runs Python
-//! code. So on the main thread the core call runs on a helper thread while the caller
-//! waits in short slices (GIL released), checking for signals between them; a
-//! `KeyboardInterrupt` cancels the session's running execution, waits for the call to end
-//! and is then raised. Other threads cannot receive signals: they run the call directly.
-//! The helper is one long-lived thread (the main thread makes one call at a time and always
-//! waits for it), which saves spawning a thread per call.
+//! code. So on the main thread the call runs right there with the GIL released, and the
+//! core asks (through [`vm_system::with_interrupt_check`], about every 20 ms of a run) whether
+//! to stop: the check takes the GIL back for a moment and runs the pending signal handlers.
+//! A `KeyboardInterrupt` (or any exception a handler raises) cancels the execution, which
+//! ends `cancelled`, and is raised once the call has returned. A short call never reaches
+//! a check and pays nothing for it. Other threads cannot receive signals: they run the call
+//! with the GIL released and nothing else.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Mutex, OnceLock};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::OnceLock;
 use std::thread::ThreadId;
-use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use vm_system::VmSystem;
 
 use crate::error;
 
-/// How long the main thread waits before looking for a pending signal.
-const SIGNAL_SLICE: Duration = Duration::from_millis(20);
-
 static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
-
-type Task = Box<dyn FnOnce() + Send>;
-
-/// The helper thread's queue, with the process id it was started in (a forked child has
-/// the queue but not the thread, and starts its own).
-static HELPER: Mutex<Option<(u32, mpsc::Sender<Task>)>> = Mutex::new(None);
-
-fn submit(task: Task) -> PyResult<()> {
-    let mut helper = HELPER.lock().unwrap_or_else(|p| p.into_inner());
-    let pid = std::process::id();
-    let task = match helper.as_ref() {
-        Some((owner, tx)) if *owner == pid => match tx.send(task) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::SendError(task)) => task,
-        },
-        _ => task,
-    };
-    let (tx, rx) = mpsc::channel::<Task>();
-    std::thread::Builder::new()
-        .name("vm-system-main".into())
-        .spawn(move || rx.into_iter().for_each(|task| task()))
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start a thread: {e}")))?;
-    tx.send(task)
-        .map_err(|_| PyRuntimeError::new_err("the vm-system helper thread stopped"))?;
-    *helper = Some((pid, tx));
-    Ok(())
-}
 
 /// Records the interpreter's main thread (the module is normally imported there).
 pub(crate) fn remember_main_thread(py: Python<'_>) -> PyResult<()> {
@@ -66,60 +36,49 @@ fn on_main_thread() -> bool {
     MAIN_THREAD.get() == Some(&std::thread::current().id())
 }
 
-/// Runs `job` without the GIL; on the main thread, Ctrl-C cancels the execution running in
-/// `session_id` (if known) and raises `KeyboardInterrupt` once the call has ended.
-pub(crate) fn run<T, F>(
-    py: Python<'_>,
-    vm: &VmSystem,
-    session_id: Option<&str>,
-    job: F,
-) -> PyResult<T>
+/// Runs `job` without the GIL; on the main thread, Ctrl-C cancels the execution it runs and
+/// raises `KeyboardInterrupt` once the call has ended.
+pub(crate) fn run<T, F>(py: Python<'_>, vm: &VmSystem, job: F) -> PyResult<T>
 where
-    T: Send + 'static,
-    F: FnOnce(&VmSystem) -> vm_system::Result<T> + Send + 'static,
+    T: Send,
+    F: FnOnce(&VmSystem) -> vm_system::Result<T> + Send,
 {
-    let Some(session_id) = session_id.filter(|_| on_main_thread()) else {
+    if !on_main_thread() {
         let result = py.detach(|| job(vm));
         return error::map(py, result);
-    };
-    let (tx, rx) = mpsc::sync_channel(1);
-    let worker = vm.clone();
-    submit(Box::new(move || {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&worker)));
-        if let Ok(result) = result {
-            let _ = tx.send(result);
-        }
-    }))?;
-    let mut rx = rx;
-    loop {
-        // The receiver is `Send` but not `Sync`: move it into the GIL-free closure and back.
-        let (received, back) = py.detach(move || (rx.recv_timeout(SIGNAL_SLICE), rx));
-        rx = back;
-        match received {
-            Ok(result) => return error::map(py, result),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(PyRuntimeError::new_err("the vm-system call panicked"))
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if let Err(interrupt) = py.check_signals() {
-                    py.detach(move || cancel_until_done(vm, session_id, rx));
-                    return Err(interrupt);
-                }
-            }
-        }
     }
+    // The check runs on this thread only; the raised exception waits here for the return.
+    let raised: Rc<RefCell<Option<PyErr>>> = Rc::default();
+    let slot = raised.clone();
+    let check = move || {
+        if slot.borrow().is_some() {
+            return true;
+        }
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *slot.borrow_mut() = Some(e);
+                true
+            }
+        })
+    };
+    // `Rc` is not `Send`, but the closure never leaves this thread: `with_interrupt_check`
+    // keeps it in a thread-local for the length of the call.
+    let check = AssertSend(check);
+    let result = py.detach(move || {
+        let check = check;
+        vm_system::with_interrupt_check(check.0, || job(vm))
+    });
+    if let Some(interrupt) = raised.borrow_mut().take() {
+        return Err(interrupt);
+    }
+    error::map(py, result)
 }
 
-/// Cancels whatever runs in the session until the call reports back (the execution may
-/// not have started yet when the signal came).
-fn cancel_until_done<T>(vm: &VmSystem, session_id: &str, rx: mpsc::Receiver<T>) {
-    loop {
-        if let Some(id) = vm.running_execution(session_id) {
-            let _ = vm.cancel_execution(&id);
-        }
-        match rx.recv_timeout(Duration::from_millis(5)) {
-            Err(RecvTimeoutError::Timeout) => continue,
-            _ => return,
-        }
-    }
-}
+/// Carries a value that is created and used on one thread across `Python::detach`, whose
+/// closure must be `Send` although it runs on the calling thread.
+struct AssertSend<T>(T);
+
+// SAFETY: `run` creates the value, hands it to `detach` (which runs the closure on the same
+// thread, synchronously) and never lets it reach another thread.
+unsafe impl<T> Send for AssertSend<T> {}

@@ -16,15 +16,17 @@ pub(crate) struct VmSystem {
 }
 
 impl VmSystem {
-    /// The core handle, or a `ValidationError` once closed.
+    /// The core handle, or a `ValidationError` once closed or in a `fork()` child.
     fn vm(&self, py: Python<'_>) -> PyResult<vm_system::VmSystem> {
-        let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        guard.clone().ok_or_else(|| {
-            error::to_py_err(
-                py,
-                vm_system::Error::Validation("this VmSystem is closed; open a new one".into()),
-            )
-        })
+        let vm = self
+            .inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                vm_system::Error::Validation("this VmSystem is closed; open a new one".into())
+            });
+        error::map(py, vm.and_then(|vm| vm.check_process().map(|()| vm)))
     }
 
     /// Runs a core call that does not execute JavaScript (storage only) without the GIL.
@@ -239,7 +241,7 @@ impl VmSystem {
     ) -> PyResult<Bound<'py, PyAny>> {
         let vm = self.vm(py)?;
         let watcher = event::watcher(on_event);
-        let s = blocking::run(py, &vm, None, move |vm| {
+        let s = blocking::run(py, &vm, move |vm| {
             vm.create_session_watched(
                 &template_id,
                 &workspace_id,
@@ -274,7 +276,8 @@ impl VmSystem {
     }
 
     fn runtime_summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.vm(py)?.runtime_summary();
+        let vm = self.vm(py)?;
+        let r = py.detach(|| vm.runtime_summary());
         convert::record(py, &r)
     }
 
@@ -290,8 +293,7 @@ impl VmSystem {
     ) -> PyResult<Bound<'py, PyAny>> {
         let vm = self.vm(py)?;
         let watcher = event::watcher(on_event);
-        let sid = session_id.clone();
-        let e = blocking::run(py, &vm, Some(&sid), move |vm| {
+        let e = blocking::run(py, &vm, move |vm| {
             vm.repl_watched(&session_id, &input, watcher)
         })?;
         convert::record(py, &e)
@@ -309,8 +311,7 @@ impl VmSystem {
     ) -> PyResult<Bound<'py, PyAny>> {
         let vm = self.vm(py)?;
         let watcher = event::watcher(on_event);
-        let sid = session_id.clone();
-        let e = blocking::run(py, &vm, Some(&sid), move |vm| {
+        let e = blocking::run(py, &vm, move |vm| {
             let args = convert::parse_json(args_json.as_deref())?;
             let env = convert::parse_json(env_json.as_deref())?;
             vm.run_file_watched(&session_id, &path, &args, &env, watcher)
@@ -319,7 +320,8 @@ impl VmSystem {
     }
 
     fn running_execution(&self, py: Python<'_>, session_id: &str) -> PyResult<Option<String>> {
-        Ok(self.vm(py)?.running_execution(session_id))
+        let vm = self.vm(py)?;
+        Ok(py.detach(|| vm.running_execution(session_id)))
     }
 
     fn get_execution<'py>(

@@ -46,6 +46,7 @@ pub use event::{Event, EventType, CONSOLE_LEVELS};
 pub use execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
 pub use follow::{FollowItem, FollowPoll, Follower};
 pub use library::{InstalledLibrary, LibraryInfo};
+pub use limits::with_interrupt_check;
 pub use modules::ModuleInfo;
 pub use run::EventWatcher;
 pub use session::{RuntimeSummary, Session, SessionStatus};

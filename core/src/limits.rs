@@ -1,7 +1,8 @@
 //! Enforcing a template's limits while code runs: the stop flag, the deadlines and the
 //! CPU clock of the executing thread.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::template::Limits;
@@ -77,6 +78,50 @@ pub(crate) struct Guard {
     wall_deadline: Instant,
     cpu_started_ns: u64,
     cpu_limit_ns: u64,
+    /// When (nanoseconds after `started`) to next ask the thread's interrupt check.
+    next_poll_ns: AtomicU64,
+}
+
+/// How often a run asks its thread's interrupt check (see [`with_interrupt_check`]).
+const INTERRUPT_POLL: Duration = Duration::from_millis(20);
+
+type InterruptCheck = Box<dyn FnMut() -> bool>;
+
+thread_local! {
+    static INTERRUPT_CHECK: RefCell<Option<InterruptCheck>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `check` installed on the calling thread: every execution that runs on this
+/// thread meanwhile asks it, about every 20 ms of its run (never for a run that ends
+/// sooner), whether to stop; `true` cancels the execution (it ends `cancelled`).
+///
+/// For hosts whose interrupts only the running thread can see (Python delivers Ctrl-C to
+/// the main thread, as a pending signal checked with the GIL held): the call then runs on
+/// the caller's thread and pays nothing when it is short. `check` may call back into the
+/// library; a run nested in it does not ask it again.
+pub fn with_interrupt_check<T>(check: impl FnMut() -> bool + 'static, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<InterruptCheck>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            INTERRUPT_CHECK.with(|slot| {
+                if let Ok(mut slot) = slot.try_borrow_mut() {
+                    *slot = previous;
+                }
+            });
+        }
+    }
+    let previous = INTERRUPT_CHECK.with(|slot| slot.borrow_mut().replace(Box::new(check)));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Asks the calling thread's interrupt check, if any (and if it is not already running).
+fn interrupt_requested() -> bool {
+    INTERRUPT_CHECK.with(|slot| match slot.try_borrow_mut() {
+        Ok(mut check) => check.as_mut().is_some_and(|check| check()),
+        Err(_) => false,
+    })
 }
 
 impl Guard {
@@ -89,6 +134,7 @@ impl Guard {
             wall_deadline: started + Duration::from_millis(limits.wall_ms),
             cpu_started_ns: thread_cpu_ns(),
             cpu_limit_ns: limits.cpu_ms.saturating_mul(1_000_000),
+            next_poll_ns: AtomicU64::new(INTERRUPT_POLL.as_nanos() as u64),
         }
     }
 
@@ -118,6 +164,15 @@ impl Guard {
             // A thread cannot use more CPU time than has passed, so the CPU clock (a real
             // system call) is read only once the wall time could have reached the limit.
             self.stop(StopReason::CpuTime);
+        } else {
+            let since = now.duration_since(self.started).as_nanos() as u64;
+            if since >= self.next_poll_ns.load(Ordering::Relaxed) {
+                self.next_poll_ns
+                    .store(since + INTERRUPT_POLL.as_nanos() as u64, Ordering::Relaxed);
+                if interrupt_requested() {
+                    self.stop(StopReason::Cancelled);
+                }
+            }
         }
         self.stopped()
     }

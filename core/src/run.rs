@@ -40,6 +40,12 @@ pub(crate) struct RunContext {
     /// Whether the run started with a watcher.
     watched: bool,
     host_calls: AtomicU64,
+    /// The thread running the code (the one `start` was called on). `pthread_self`, not
+    /// `std::thread::current()`, which allocates a handle that a host's own threads (C's
+    /// main thread) never free.
+    thread: libc::pthread_t,
+    /// Set while the watcher (user code) runs.
+    in_watcher: std::sync::atomic::AtomicBool,
 }
 
 struct Recorder {
@@ -96,7 +102,19 @@ impl RunContext {
             watched: watcher.is_some(),
             watcher: Mutex::new(watcher),
             host_calls: AtomicU64::new(0),
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            in_watcher: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether the calling thread may wait for this run to end: not from the run's own
+    /// thread (a watcher, or a host's interrupt check, closing its session), and not while
+    /// the watcher runs (user code may wait for the very caller that would wait for it).
+    pub fn can_be_waited_for(&self) -> bool {
+        // SAFETY: pthread_self has no preconditions.
+        let current = unsafe { libc::pthread_self() };
+        current != self.thread && !self.in_watcher.load(Ordering::SeqCst)
     }
 
     pub fn execution_id(&self) -> String {
@@ -178,17 +196,20 @@ impl RunContext {
     }
 
     fn notify(&self, event: &Event) {
-        let failure = {
-            let mut watcher = self.watcher.lock();
-            let Some(watch) = watcher.as_mut() else {
-                return;
-            };
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watch(event))) {
-                Ok(Ok(())) => None,
-                Ok(Err(message)) => Some(message),
-                Err(_) => Some("the event watcher panicked".to_string()),
-            }
+        // The watcher is taken out for the call, so no lock is held while user code runs
+        // (it may call back into the library, from this thread or another).
+        let Some(mut watch) = self.watcher.lock().take() else {
+            return;
         };
+        self.in_watcher.store(true, Ordering::SeqCst);
+        let failure = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watch(event)))
+        {
+            Ok(Ok(())) => None,
+            Ok(Err(message)) => Some(message),
+            Err(_) => Some("the event watcher panicked".to_string()),
+        };
+        self.in_watcher.store(false, Ordering::SeqCst);
+        *self.watcher.lock() = Some(watch);
         if let Some(message) = failure {
             let first = !std::mem::replace(&mut self.recorder.lock().watcher_failed, true);
             if first {

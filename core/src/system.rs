@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -58,10 +59,70 @@ struct Inner {
 struct LiveSession {
     worktree: PathBuf,
     settings: Settings,
-    /// `None` once closed. Locked for the length of an execution: `try_lock` failing
-    /// means busy.
+    /// `None` until its startup files have run, and once closed. Locked for the length of
+    /// an execution: `try_lock` failing means busy.
     engine: Mutex<Option<Engine>>,
     active: Arc<ActiveRun>,
+    /// Set once its startup files have run: executions are accepted from then on.
+    ready: AtomicBool,
+    /// Set (under the `active` lock) when the session is closed. A close waits for the run
+    /// to end only when that cannot deadlock (see `RunContext::can_be_waited_for`);
+    /// otherwise the run sees the flag, ends `cancelled` and releases the runtime itself.
+    closed: AtomicBool,
+}
+
+impl LiveSession {
+    fn new(worktree: PathBuf, settings: Settings) -> Self {
+        LiveSession {
+            worktree,
+            settings,
+            engine: Mutex::new(None),
+            active: Arc::default(),
+            ready: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// The session lock for a run: `SESSION_BUSY` while another run holds it,
+    /// `SESSION_NOT_READY` while starting or once closed.
+    fn lock_for_run(
+        &self,
+        session_id: &str,
+    ) -> Result<parking_lot::MutexGuard<'_, Option<Engine>>> {
+        if !self.ready.load(Ordering::SeqCst) {
+            return Err(Error::SessionNotReady {
+                message: format!(
+                    "session {session_id} is starting; run code once create_session has returned it"
+                ),
+                session_id: session_id.to_string(),
+            });
+        }
+        let guard = self.engine.try_lock().ok_or_else(|| Error::SessionBusy {
+            session_id: session_id.to_string(),
+        })?;
+        if guard.is_none() || self.is_closed() {
+            return Err(Error::SessionNotReady {
+                message: format!(
+                    "session {session_id} is closed; create a new session to run code"
+                ),
+                session_id: session_id.to_string(),
+            });
+        }
+        Ok(guard)
+    }
+
+    /// Gives the session lock back after a run; the runtime goes now if the session was
+    /// closed during the run (from its own watcher, say).
+    fn unlock_after_run(&self, mut guard: parking_lot::MutexGuard<'_, Option<Engine>>) {
+        if self.is_closed() {
+            drop(guard.take());
+        }
+        drop(guard);
+    }
 }
 
 /// What one execution runs.
@@ -134,16 +195,43 @@ impl VmSystem {
         }
     }
 
-    /// Closes every live session of this instance (also done on drop).
+    /// Closes every live session of this instance (also done on drop), and stops the
+    /// startup files of sessions being created. Does nothing in a process forked after the
+    /// open: the sessions belong to the parent.
     pub fn close(&self) {
-        self.inner.close_all(None);
+        if !self.inner.forked() {
+            self.inner.close_all(None);
+        }
     }
 
     /// Closes every live session of this instance, recording `reason` as each one's
     /// `last_error` (e.g. "the daemon shut down"). Running executions are cancelled first
-    /// and end `cancelled`, recorded, before this returns.
+    /// and end `cancelled`, recorded, before this returns — except a run whose watcher is
+    /// running (or that runs on the calling thread), which ends `cancelled` as soon as the
+    /// watcher returns.
     pub fn shutdown(&self, reason: &str) {
-        self.inner.close_all(Some(reason));
+        if !self.inner.forked() {
+            self.inner.close_all(Some(reason));
+        }
+    }
+
+    /// Fails with `VALIDATION_ERROR` when this handle was inherited through `fork()`: its
+    /// database connections, runtimes and sessions belong to the parent process, so every
+    /// call refuses and a child must open its own `VmSystem`. Bindings call it first.
+    pub fn check_process(&self) -> Result<()> {
+        self.usable()
+    }
+
+    fn usable(&self) -> Result<()> {
+        if self.inner.forked() {
+            return Err(Error::validation(format!(
+                "this VmSystem was opened in process {} and this is process {} (a fork() child): \
+                 an inherited handle cannot be used; open a new VmSystem in this process",
+                self.inner.owner.pid,
+                std::process::id()
+            )));
+        }
+        Ok(())
     }
 
     /// The folder installed libraries are kept in.
@@ -155,6 +243,7 @@ impl VmSystem {
 
     /// Creates a template with the default settings. `engine` must be `quickjs`.
     pub fn create_template(&self, name: &str, engine: &str) -> Result<Template> {
+        self.usable()?;
         require_non_empty("name", name)?;
         validate_engine(engine)?;
         let now = timestamp::now();
@@ -173,6 +262,7 @@ impl VmSystem {
 
     /// A template with its settings, startup files, capabilities, modules and libraries.
     pub fn get_template(&self, template_id: &str) -> Result<TemplateDetail> {
+        self.usable()?;
         let store = &self.inner.store;
         Ok(TemplateDetail {
             template: store.template(template_id)?,
@@ -186,18 +276,21 @@ impl VmSystem {
 
     /// Every template, oldest first.
     pub fn list_templates(&self) -> Result<Vec<Template>> {
+        self.usable()?;
         self.inner.store.list_templates()
     }
 
     /// Deletes a template and everything attached to it. Sessions built from it keep
     /// running and stay as history.
     pub fn delete_template(&self, template_id: &str) -> Result<()> {
+        self.usable()?;
         self.inner.store.delete_template(template_id)
     }
 
     /// Applies a partial settings update, e.g. `{"limits": {"cpu_ms": 100}}`; every field is
     /// validated and nothing changes when one is wrong. Returns the new settings.
     pub fn update_settings(&self, template_id: &str, patch: &Json) -> Result<Settings> {
+        self.usable()?;
         self.inner
             .store
             .update_settings(template_id, &timestamp::now(), |s| s.apply_patch(patch))
@@ -211,6 +304,7 @@ impl VmSystem {
         order_index: i64,
         mode: &str,
     ) -> Result<StartupFile> {
+        self.usable()?;
         let mode = StartupMode::parse(mode)?;
         let normal = paths::check_relative(path).map_err(|e| match e {
             paths::PathError::NotFound(_) => Error::validation("startup file path is required"),
@@ -229,11 +323,13 @@ impl VmSystem {
 
     /// Startup files sorted by `order_index` (ties in insertion order).
     pub fn list_startup_files(&self, template_id: &str) -> Result<Vec<StartupFile>> {
+        self.usable()?;
         self.inner.store.startup_files(template_id)
     }
 
     /// Removes the startup file with this path.
     pub fn remove_startup_file(&self, template_id: &str, path: &str) -> Result<()> {
+        self.usable()?;
         let normal = paths::check_relative(path)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| path.to_string());
@@ -251,6 +347,7 @@ impl VmSystem {
         enabled: bool,
         config: &Json,
     ) -> Result<Capability> {
+        self.usable()?;
         validate_capability(kind, name, config)?;
         let cap = Capability {
             kind: kind.to_string(),
@@ -266,11 +363,13 @@ impl VmSystem {
 
     /// Capabilities in insertion order.
     pub fn list_capabilities(&self, template_id: &str) -> Result<Vec<Capability>> {
+        self.usable()?;
         self.inner.store.capabilities(template_id)
     }
 
     /// Enables a native module (`database`, `fs`, `exec`).
     pub fn add_module(&self, template_id: &str, name: &str) -> Result<()> {
+        self.usable()?;
         modules::check_name(name)?;
         self.inner
             .store
@@ -279,6 +378,7 @@ impl VmSystem {
 
     /// Disables a native module.
     pub fn remove_module(&self, template_id: &str, name: &str) -> Result<()> {
+        self.usable()?;
         self.inner
             .store
             .remove_name(NameTable::Modules, template_id, name, &timestamp::now())
@@ -286,6 +386,7 @@ impl VmSystem {
 
     /// The template's enabled modules, sorted.
     pub fn list_modules(&self, template_id: &str) -> Result<Vec<String>> {
+        self.usable()?;
         self.inner.store.names(NameTable::Modules, template_id)
     }
 
@@ -296,6 +397,7 @@ impl VmSystem {
 
     /// Enables a catalog library.
     pub fn add_library(&self, template_id: &str, name: &str) -> Result<()> {
+        self.usable()?;
         library::check_name(name)?;
         self.inner
             .store
@@ -304,6 +406,7 @@ impl VmSystem {
 
     /// Disables a library.
     pub fn remove_library(&self, template_id: &str, name: &str) -> Result<()> {
+        self.usable()?;
         self.inner
             .store
             .remove_name(NameTable::Libraries, template_id, name, &timestamp::now())
@@ -311,6 +414,7 @@ impl VmSystem {
 
     /// The template's enabled libraries, sorted.
     pub fn list_libraries(&self, template_id: &str) -> Result<Vec<String>> {
+        self.usable()?;
         self.inner.store.names(NameTable::Libraries, template_id)
     }
 
@@ -322,11 +426,13 @@ impl VmSystem {
     /// Installs a catalog library into the cache: from `from` (a local copy of the file)
     /// or else with `npm pack`. The file's SHA-256 must match the catalog.
     pub fn install_library(&self, name: &str, from: Option<&Path>) -> Result<InstalledLibrary> {
+        self.usable()?;
         library::install(&self.inner.library_cache, name, from)
     }
 
     /// Libraries present (and intact) in the cache.
     pub fn installed_libraries(&self) -> Result<Vec<InstalledLibrary>> {
+        self.usable()?;
         library::installed(&self.inner.library_cache)
     }
 
@@ -358,6 +464,7 @@ impl VmSystem {
         worktree_path: &str,
         watcher: Option<EventWatcher>,
     ) -> Result<Session> {
+        self.usable()?;
         require_non_empty("template_id", template_id)?;
         require_non_empty("workspace_id", workspace_id)?;
         require_non_empty("base_commit_oid", base_commit_oid)?;
@@ -391,21 +498,40 @@ impl VmSystem {
         self.inner
             .store
             .insert_session(&session, &self.inner.owner)?;
-        match self.start(&session, &detail, worktree, watcher) {
-            Ok(live) => {
-                self.inner.store.set_session_status(
-                    &session.id,
-                    SessionStatus::Ready,
-                    None,
-                    None,
-                )?;
+        // Live (and so reachable by `close` and `close_session`) while its startup files run.
+        let live = Arc::new(LiveSession::new(worktree, detail.settings.clone()));
+        self.inner
+            .sessions
+            .write()
+            .insert(session.id.clone(), live.clone());
+        let started = self
+            .start(&session, &detail, &live, watcher)
+            .and_then(|()| {
                 self.inner
-                    .sessions
-                    .write()
-                    .insert(session.id.clone(), Arc::new(live));
-                self.get_session(&session.id)
-            }
+                    .store
+                    .set_session_status(&session.id, SessionStatus::Ready, None, None)
+            })
+            .map(drop);
+        if started.is_ok() {
+            live.ready.store(true, Ordering::SeqCst);
+        }
+        if live.is_closed() {
+            // Closed while starting: the close recorded it `closed` (a closed row never
+            // comes back to `ready`); the runtime goes now.
+            drop(live.engine.lock().take());
+            return Err(Error::SessionNotReady {
+                message: format!(
+                    "session {} was closed while its startup files ran",
+                    session.id
+                ),
+                session_id: session.id.clone(),
+            });
+        }
+        match started {
+            Ok(()) => self.get_session(&session.id),
             Err(error) => {
+                self.inner.sessions.write().remove(&session.id);
+                drop(live.engine.lock().take());
                 let message = error.to_string();
                 self.inner.store.set_session_status(
                     &session.id,
@@ -427,24 +553,25 @@ impl VmSystem {
         }
     }
 
+    /// Builds the runtime of a registered session and runs its startup files; stops between
+    /// files once the session is closed. The engine is in `live` once this returns `Ok`.
     fn start(
         &self,
         session: &Session,
         detail: &TemplateDetail,
-        worktree: PathBuf,
+        live: &LiveSession,
         mut watcher: Option<EventWatcher>,
-    ) -> Result<LiveSession> {
+    ) -> Result<()> {
         let failed = |message: String| Error::StartupFailed {
             message,
             session_id: session.id.clone(),
         };
-        let active: Arc<ActiveRun> = Arc::default();
         let host = modules::Host {
-            worktree: worktree.clone(),
+            worktree: live.worktree.clone(),
             modules: detail.modules.clone(),
             protected: self.inner.protected.clone(),
         };
-        let engine = Engine::new(&detail.settings, &host, active.clone())
+        let engine = Engine::new(&detail.settings, &host, live.active.clone())
             .map_err(|e| failed(format!("runtime: {e}")))?;
         for name in &detail.libraries {
             let source = library::read_verified(&self.inner.library_cache, name).map_err(failed)?;
@@ -452,13 +579,10 @@ impl VmSystem {
                 .load_library(name, &source)
                 .map_err(|e| failed(format!("library {name} failed to load: {e}")))?;
         }
-        let live = LiveSession {
-            worktree,
-            settings: detail.settings.clone(),
-            engine: Mutex::new(None),
-            active,
-        };
         for file in &detail.startup_files {
+            if live.is_closed() {
+                return Err(failed("closed while starting".into()));
+            }
             let resolved =
                 paths::resolve_existing_file(&live.worktree, &file.path).map_err(|e| {
                     Error::from(e).with_message_prefix(&format!("startup file {:?}: ", file.path))
@@ -474,7 +598,7 @@ impl VmSystem {
                 globals: false,
                 module: file.mode == StartupMode::Module,
             };
-            let (result, back, run) = self.execute(&session.id, &live, &engine, job, watcher, None);
+            let (result, back, run) = self.execute(&session.id, live, &engine, job, watcher, None);
             self.release(&run);
             watcher = back;
             let exec = match result {
@@ -498,18 +622,20 @@ impl VmSystem {
             }
         }
         *live.engine.lock() = Some(engine);
-        Ok(live)
+        Ok(())
     }
 
     /// A session record. A session left `starting`/`ready` by a process that has exited
     /// reads as `closed`, with a `last_error` saying its runtime was lost.
     pub fn get_session(&self, session_id: &str) -> Result<Session> {
+        self.usable()?;
         let (session, owner) = self.inner.store.session(session_id)?;
         self.reconcile(session, &owner)
     }
 
     /// Sessions, oldest first, optionally only those with `status`.
     pub fn list_sessions(&self, status: Option<SessionStatus>) -> Result<Vec<Session>> {
+        self.usable()?;
         let rows = self.inner.store.sessions(None)?;
         let mut out = Vec::with_capacity(rows.len());
         for (session, owner) in rows {
@@ -538,6 +664,7 @@ impl VmSystem {
     /// Closes a session: interrupts a running execution (it ends `cancelled`), discards the
     /// runtime and sets `closed_at`. A closed or crashed session is returned as is.
     pub fn close_session(&self, session_id: &str) -> Result<Session> {
+        self.usable()?;
         let live = self.inner.sessions.write().remove(session_id);
         match live {
             Some(live) => self.inner.shut_down(session_id, &live, None)?,
@@ -549,8 +676,8 @@ impl VmSystem {
                 {
                     return Err(Error::SessionNotReady {
                         message: format!(
-                            "session {session_id} is live in another process (pid {}); close it there",
-                            owner.pid
+                            "session {session_id} is live in {}; close it there",
+                            owner_description(&owner)
                         ),
                         session_id: session_id.to_string(),
                     });
@@ -565,7 +692,20 @@ impl VmSystem {
 
     /// The live sessions of this process.
     pub fn runtime_summary(&self) -> RuntimeSummary {
-        let mut ids: Vec<String> = self.inner.sessions.read().keys().cloned().collect();
+        if self.inner.forked() {
+            return RuntimeSummary {
+                active_sessions: 0,
+                active_session_ids: Vec::new(),
+            };
+        }
+        let mut ids: Vec<String> = self
+            .inner
+            .sessions
+            .read()
+            .iter()
+            .filter(|(_, live)| live.ready.load(Ordering::SeqCst))
+            .map(|(id, _)| id.clone())
+            .collect();
         ids.sort();
         RuntimeSummary {
             active_sessions: ids.len(),
@@ -587,6 +727,7 @@ impl VmSystem {
         input: &str,
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
+        self.usable()?;
         reject_nul("input", input)?;
         let live = self.live(session_id)?;
         let job = Job {
@@ -623,6 +764,7 @@ impl VmSystem {
         env: &Json,
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
+        self.usable()?;
         let (live, job) = self.run_file_job(session_id, path, args, env)?;
         self.execute_live(session_id, &live, job, watcher)
     }
@@ -666,6 +808,7 @@ impl VmSystem {
     /// busy); the run goes on on a thread the library owns. Follow it with
     /// [`follow`](Self::follow), stop it with [`cancel_execution`](Self::cancel_execution).
     pub fn start_repl(&self, session_id: &str, input: &str) -> Result<Execution> {
+        self.usable()?;
         reject_nul("input", input)?;
         let live = self.live(session_id)?;
         let job = Job {
@@ -690,6 +833,7 @@ impl VmSystem {
         args: &Json,
         env: &Json,
     ) -> Result<Execution> {
+        self.usable()?;
         let (live, job) = self.run_file_job(session_id, path, args, env)?;
         self.start_live(session_id, live, job)
     }
@@ -700,6 +844,7 @@ impl VmSystem {
     /// one execution; one running in another process is followed by reading the database
     /// every few milliseconds.
     pub fn follow(&self, execution_id: &str, after_seq: u64) -> Result<Follower> {
+        self.usable()?;
         if let Some(run) = self.running_context(execution_id) {
             return run.follow(after_seq);
         }
@@ -781,8 +926,8 @@ impl VmSystem {
             && owner.instance != self.inner.owner.instance
         {
             format!(
-                "session {session_id} runs in another process (pid {}); execute it there",
-                owner.pid
+                "session {session_id} runs in {}; execute it there",
+                owner_description(&owner)
             )
         } else {
             format!(
@@ -803,19 +948,12 @@ impl VmSystem {
         job: Job,
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
-        let guard = live.engine.try_lock().ok_or_else(|| Error::SessionBusy {
-            session_id: session_id.to_string(),
-        })?;
+        let guard = live.lock_for_run(session_id)?;
         let Some(engine) = guard.as_ref() else {
-            return Err(Error::SessionNotReady {
-                message: format!(
-                    "session {session_id} is closed; create a new session to run code"
-                ),
-                session_id: session_id.to_string(),
-            });
+            unreachable!("lock_for_run checked the engine");
         };
         let (result, _, run) = self.execute(session_id, live, engine, job, watcher, None);
-        drop(guard);
+        live.unlock_after_run(guard);
         self.release(&run);
         result
     }
@@ -839,22 +977,19 @@ impl VmSystem {
             .spawn(move || {
                 // The session lock is taken on the thread that runs, so busy is decided
                 // exactly as for a waiting call.
-                let Some(guard) = live.engine.try_lock() else {
-                    let _ = started_tx.send(Err(Error::SessionBusy { session_id }));
-                    return;
+                let guard = match live.lock_for_run(&session_id) {
+                    Ok(guard) => guard,
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                        return;
+                    }
                 };
                 let Some(engine) = guard.as_ref() else {
-                    let _ = started_tx.send(Err(Error::SessionNotReady {
-                        message: format!(
-                            "session {session_id} is closed; create a new session to run code"
-                        ),
-                        session_id,
-                    }));
-                    return;
+                    unreachable!("lock_for_run checked the engine");
                 };
                 let (_, _, run) =
                     system.execute(&session_id, &live, engine, job, None, Some(started_tx));
-                drop(guard);
+                live.unlock_after_run(guard);
                 system.release(&run);
             })
             .map_err(|e| Error::internal(format!("cannot start a run thread: {e}")))?;
@@ -898,6 +1033,15 @@ impl VmSystem {
             watcher,
         );
         self.inner.running.lock().insert(id.clone(), run.clone());
+        {
+            // A close flips `closed` under this lock: it either sees this run and stops it,
+            // or this sees the flag.
+            let mut active = live.active.lock();
+            *active = Some(run.clone());
+            if live.is_closed() {
+                run.guard.stop(StopReason::Cancelled);
+            }
+        }
         if let Some(started) = started {
             run.flush();
             let _ = started.send(self.inner.store.execution(&id).map(|(exec, _)| exec));
@@ -928,6 +1072,7 @@ impl VmSystem {
             };
             engine.run(&run, code, globals)
         };
+        *live.active.lock() = None;
         let result = finish(&run, outcome);
         let watcher = run.take_watcher();
         (result, watcher, run)
@@ -936,6 +1081,9 @@ impl VmSystem {
     /// The id of the execution running in a session of this process right now, if any
     /// (for cancelling it, e.g. on Ctrl-C, while the call that started it still blocks).
     pub fn running_execution(&self, session_id: &str) -> Option<String> {
+        if self.inner.forked() {
+            return None;
+        }
         let live = self.inner.sessions.read().get(session_id).cloned()?;
         let run = live.active.lock().clone()?;
         Some(run.execution_id())
@@ -946,6 +1094,7 @@ impl VmSystem {
     /// An execution left `running` by a process that has exited reads as `error`, its
     /// `error` saying the runtime was lost; its events stay readable.
     pub fn get_execution(&self, execution_id: &str) -> Result<Execution> {
+        self.usable()?;
         self.flush_if_running(execution_id);
         let (exec, owner) = self.inner.store.execution(execution_id)?;
         if exec.status != ExecutionStatus::Running || self.owner_alive(&owner) {
@@ -966,6 +1115,7 @@ impl VmSystem {
 
     /// A session's executions, newest first, at most `limit` (1 to 10,000).
     pub fn list_executions(&self, session_id: &str, limit: u32) -> Result<Vec<Execution>> {
+        self.usable()?;
         if !(1..=10_000).contains(&limit) {
             return Err(Error::validation(format!(
                 "limit must be from 1 to 10000, got {limit}"
@@ -985,6 +1135,7 @@ impl VmSystem {
 
     /// Events with `seq > after_seq`, in order. Readable while the execution runs.
     pub fn events(&self, execution_id: &str, after_seq: u64) -> Result<Vec<Event>> {
+        self.usable()?;
         self.flush_if_running(execution_id);
         self.inner.store.events(execution_id, after_seq)
     }
@@ -992,6 +1143,7 @@ impl VmSystem {
     /// Cancels a running execution from any thread; it ends `cancelled`. An execution that
     /// has already ended is left as it is.
     pub fn cancel_execution(&self, execution_id: &str) -> Result<()> {
+        self.usable()?;
         if let Some(run) = self.inner.running.lock().get(execution_id) {
             run.guard.stop(StopReason::Cancelled);
             return Ok(());
@@ -1108,12 +1260,27 @@ fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
 }
 
 impl Inner {
+    /// Whether this is a fork() child's copy of a handle opened in its parent.
+    fn forked(&self) -> bool {
+        self.owner.pid != std::process::id()
+    }
+
     fn shut_down(&self, session_id: &str, live: &LiveSession, reason: Option<&str>) -> Result<()> {
-        // A run may take the session between two looks at `active`: stop whatever runs
-        // until the session lock is ours.
+        // Stop whatever runs, then wait for the session lock so the run's end is recorded
+        // before this returns — unless waiting could deadlock: a watcher (user code) may be
+        // running, possibly on this very thread; that run ends `cancelled` as soon as the
+        // watcher returns and releases the runtime itself (`unlock_after_run`).
         let engine = loop {
-            if let Some(run) = live.active.lock().clone() {
+            let run = {
+                let active = live.active.lock();
+                live.closed.store(true, Ordering::SeqCst);
+                active.clone()
+            };
+            if let Some(run) = &run {
                 run.guard.stop(StopReason::Cancelled);
+                if !run.can_be_waited_for() {
+                    break None;
+                }
             }
             if let Some(mut guard) = live
                 .engine
@@ -1134,7 +1301,8 @@ impl Inner {
         // Stop every run first, so the sessions' runs wind down together rather than one
         // after the other.
         for live in sessions.iter().map(|(_, live)| live) {
-            if let Some(run) = live.active.lock().clone() {
+            let run = live.active.lock().clone();
+            if let Some(run) = run {
                 run.guard.stop(StopReason::Cancelled);
             }
         }
@@ -1146,8 +1314,28 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if self.forked() {
+            // A fork() child's copy of the parent's handle: its connections, runtimes and
+            // threads are the parent's (closing a connection could checkpoint or delete the
+            // parent's WAL; a runtime may have been locked by a parent thread at the fork).
+            // Touch nothing, free nothing: the child's copy of the memory goes with it.
+            std::mem::forget(self.store.clone());
+            std::mem::forget(std::mem::take(self.sessions.get_mut()));
+            std::mem::forget(std::mem::take(self.running.get_mut()));
+            return;
+        }
         self.close_all(None);
         owner::unregister_instance(&self.owner);
+    }
+}
+
+/// Who holds a session's runtime, as an error message says it.
+fn owner_description(owner: &Owner) -> String {
+    if owner.pid == std::process::id() {
+        "another VmSystem handle of this process (each handle runs only its own sessions)"
+            .to_string()
+    } else {
+        format!("another process (pid {})", owner.pid)
     }
 }
 

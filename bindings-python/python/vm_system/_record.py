@@ -63,23 +63,54 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _fast(decode: Optional[Callable[[Any], Any]]) -> Optional[Callable[[Any], Any]]:
+    """`decode`, with an enum class replaced by a lookup in its members (much cheaper than
+    calling the class; unknown values still go through the class, which raises)."""
+    if isinstance(decode, type) and issubclass(decode, enum.Enum):
+        members = decode._value2member_map_
+        enum_class = decode
+
+        def lookup(raw: Any) -> Any:
+            member = members.get(raw)
+            return enum_class(raw) if member is None else member
+
+        return lookup
+    return decode
+
+
+def _builder(cls: Type[R]) -> Callable[[Dict[str, Any]], R]:
+    """Builds instances of a record class from the core's dicts without going through the
+    dataclass `__init__` (a frozen dataclass sets each field with `object.__setattr__`):
+    this runs once per record the library returns, so it is kept short."""
+    plan = tuple(
+        (f.name, f.metadata.get("key") or f.name, _fast(f.metadata.get("decode")))
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+    )
+    new = object.__new__
+
+    def build(data: Dict[str, Any]) -> R:
+        get = data.get
+        values = {}
+        for name, key, decode in plan:
+            raw = get(key)
+            values[name] = raw if decode is None or raw is None else decode(raw)
+        record = new(cls)
+        record.__dict__.update(values)
+        return record
+
+    return build
+
+
 class Record:
     """Base of every record class: immutable, compared by value, `to_dict()`."""
 
     @classmethod
     def _from_dict(cls: Type[R], data: Dict[str, Any]) -> R:
-        plan = cls.__dict__.get("_plan")
-        if plan is None:
-            plan = tuple(
-                (f.metadata.get("key") or f.name, f.metadata.get("decode"))
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-            )
-            setattr(cls, "_plan", plan)
-        get = data.get
-        return cls(*[
-            raw if decode is None or raw is None else decode(raw)
-            for raw, decode in ((get(key), decode) for key, decode in plan)
-        ])
+        build = cls.__dict__.get("_build")
+        if build is None:
+            build = _builder(cls)
+            setattr(cls, "_build", build)
+        return build(data)
 
     def to_dict(self) -> Dict[str, Any]:
         """The record as a JSON-compatible dict with the SPEC's snake_case keys

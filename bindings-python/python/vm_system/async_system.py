@@ -10,6 +10,7 @@ import time
 from types import TracebackType
 from typing import Any, Callable, List, Mapping, Optional, Type, TypeVar, Union
 
+from .errors import VmSystemError
 from .event import Event
 from .execution import Execution
 from .library import InstalledLibrary, LibraryInfo
@@ -199,10 +200,33 @@ class AsyncVmSystem:
         worktree_path: PathLike,
         on_event: Optional[EventCallback] = None,
     ) -> Session:
-        """See `VmSystem.create_session`."""
-        return await self._call(
-            self._vm.create_session, template_id, workspace_id, base_commit_oid, worktree_path, on_event
+        """See `VmSystem.create_session`. Cancelling the awaiting task (e.g. with
+        `asyncio.wait_for`) stops the startup files and closes the session: no session is left
+        running that nobody has the id of."""
+        # The first startup event names an execution, and through it the new session: a
+        # cancel can then close the session while its startup files still run.
+        seen: List[str] = []
+
+        def watch(event: Event) -> Any:
+            if not seen:
+                seen.append(event.execution_id)
+            if on_event is not None:
+                return on_event(event)
+            return None
+
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"on_event must be callable, got {type(on_event).__name__}")
+        future = self._executor.submit(
+            self._vm.create_session, template_id, workspace_id, base_commit_oid, worktree_path, watch
         )
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not future.cancel():
+                threading.Thread(
+                    target=_abandon_create, args=(self._vm, future, seen), daemon=True
+                ).start()
+            raise
 
     async def get_session(self, session_id: str) -> Session:
         """See `VmSystem.get_session`."""
@@ -256,6 +280,25 @@ class AsyncVmSystem:
     async def cancel_execution(self, execution_id: str) -> None:
         """See `VmSystem.cancel_execution`."""
         await self._call(self._vm.cancel_execution, execution_id)
+
+
+def _abandon_create(vm: VmSystem, future: "concurrent.futures.Future[Session]", seen: List[str]) -> None:
+    """Closes the session a cancelled `create_session` is starting, as soon as its id is
+    known (from its first startup execution), or once the call has returned it."""
+    closed = False
+    while not future.done():
+        if seen and not closed:
+            try:
+                vm.close_session(vm.get_execution(seen[0]).session_id)
+                closed = True
+            except VmSystemError:  # the handle was closed meanwhile: nothing is left to close
+                return
+        time.sleep(0.005)
+    if future.exception() is None:
+        try:
+            vm.close_session(future.result().id)
+        except VmSystemError:  # closed meanwhile (the handle, or the session itself)
+            pass
 
 
 def _cancel_until_done(vm: VmSystem, session_id: str, future: "concurrent.futures.Future[Any]") -> None:

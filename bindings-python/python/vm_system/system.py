@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type, Union
 
 from . import _native
+from .errors import ValidationError
 from .event import Event
 from .execution import Execution
 from .library import InstalledLibrary, LibraryInfo
@@ -32,6 +33,18 @@ def _watch(on_event: Optional[EventCallback]) -> Optional[Callable[[Dict[str, An
     return lambda data: on_event(Event._from_dict(data))
 
 
+def _path(value: Any, name: str, optional: bool = False) -> Optional[str]:
+    """A path argument as text; anything that is not a path is a `ValidationError` naming
+    the argument (rather than `os.fspath`'s message, which names neither)."""
+    if value is None and optional:
+        return None
+    try:
+        return os.fsdecode(os.fspath(value))
+    except TypeError:
+        expected = "a path (str or os.PathLike)" + (" or None" if optional else "")
+        raise ValidationError(f"{name} must be {expected}, got {type(value).__name__}") from None
+
+
 def _json(value: Optional[Mapping[str, Any]]) -> Optional[str]:
     return None if value is None else json.dumps(value)
 
@@ -53,8 +66,8 @@ class VmSystem:
 
     def __init__(self, path: Optional[PathLike] = None, library_cache: Optional[PathLike] = None) -> None:
         self._native = _native.VmSystem(
-            None if path is None else os.fspath(path),
-            None if library_cache is None else os.fspath(library_cache),
+            _path(path, "path", optional=True),
+            _path(library_cache, "library_cache", optional=True),
         )
 
     def __enter__(self) -> "VmSystem":
@@ -182,7 +195,7 @@ class VmSystem:
     def install_library(self, name: str, from_file: Optional[PathLike] = None) -> InstalledLibrary:
         """Installs a catalog library into the cache, from `from_file` (a local copy) or
         else with ``npm pack``; its SHA-256 must match the catalog."""
-        path = None if from_file is None else os.fspath(from_file)
+        path = _path(from_file, "from_file", optional=True)
         return InstalledLibrary._from_dict(self._native.install_library(name, path))
 
     def installed_libraries(self) -> List[InstalledLibrary]:
@@ -206,7 +219,11 @@ class VmSystem:
         session."""
         return Session._from_dict(
             self._native.create_session(
-                template_id, workspace_id, base_commit_oid, os.fspath(worktree_path), _watch(on_event)
+                template_id,
+                workspace_id,
+                base_commit_oid,
+                _path(worktree_path, "worktree_path"),
+                _watch(on_event),
             )
         )
 

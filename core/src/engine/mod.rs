@@ -158,7 +158,10 @@ impl Engine {
                 .catch(&ctx)
                 .map_err(|e| format!("prelude failed: {e}"))?;
             let emit = Function::new(ctx.clone(), move |level: String, text: String| {
-                if let Some(run) = emitter.lock().clone() {
+                // A separate statement: the lock is released before the event reaches a
+                // watcher, which may call back into the library.
+                let run = emitter.lock().clone();
+                if let Some(run) = run {
                     run.emit(EventType::Console, json!({"level": level, "text": text}));
                 }
             })

@@ -114,8 +114,9 @@
       // Primitives print as JavaScript prints them, without the cost of `compact`.
       else if (a === null || type === 'number' || type === 'boolean' || type === 'undefined') text += String(a);
       else if (type === 'object' && typeName(a) === 'error') text += errorText(a);
+      // Each object or array is rendered up to MAX_TEXT characters (walking a huge graph
+      // has to stop somewhere); strings are kept whole: max_output_kb bounds the event.
       else text += compact(a, MAX_TEXT);
-      if (text.length > MAX_TEXT) return text.slice(0, MAX_TEXT) + '…';
     }
     return text;
   }
