@@ -51,6 +51,11 @@ function eventLine(ev) {
   }
 }
 
+// Over HTTP an execution's error is `{message}` (the shape the original UI reads).
+function errorText(error) {
+  return typeof error === 'object' && error !== null ? String(error.message) : String(error);
+}
+
 function metricsText(e) {
   const m = e.metrics || {};
   return [
@@ -88,7 +93,7 @@ function runBlock(sessionId, exec) {
     if (FINAL.has(e.status)) {
       clearInterval(ticker);
       meta.textContent = metricsText(e);
-      if (e.error && !el.querySelector('.ev-exception')) problem.replaceChildren(h('div', { class: 'run-error' }, e.error));
+      if (e.error && !el.querySelector('.ev-exception')) problem.replaceChildren(h('div', { class: 'run-error' }, errorText(e.error)));
     }
   };
   if (exec.status === 'running') {
