@@ -38,6 +38,7 @@ export type SessionStatus = 'starting' | 'ready' | 'crashed' | 'closed'
 export type ExecutionKind = 'repl' | 'run_file' | 'startup'
 export type ExecutionStatus = 'running' | 'ok' | 'error' | 'timeout' | 'cancelled'
 export type StartupMode = 'eval' | 'module'
+export type UnhandledRejections = 'error' | 'warn'
 export type CapabilityKind = 'module' | 'global' | 'fs' | 'net' | 'env'
 export type EventType = 'input_echo' | 'console' | 'value' | 'exception' | 'system'
 export type ValueType =
@@ -350,6 +351,11 @@ export interface RuntimeSettings {
   strict: boolean
   /** `console.*` calls are captured as events. */
   console: boolean
+  /**
+   * A promise rejected without a handler: `error` ends the run, `warn` records a
+   * `system` warning and the run goes on.
+   */
+  unhandled_rejections: UnhandledRejections
 }
 
 /** The live sessions of this process. */

@@ -38,6 +38,7 @@ export type SessionStatus = 'starting' | 'ready' | 'crashed' | 'closed'
 export type ExecutionKind = 'repl' | 'run_file' | 'startup'
 export type ExecutionStatus = 'running' | 'ok' | 'error' | 'timeout' | 'cancelled'
 export type StartupMode = 'eval' | 'module'
+export type UnhandledRejections = 'error' | 'warn'
 export type CapabilityKind = 'module' | 'global' | 'fs' | 'net' | 'env'
 export type EventType = 'input_echo' | 'console' | 'value' | 'exception' | 'system'
 export type ValueType =

@@ -512,7 +512,9 @@ vms_error_t *vms_runtime_summary(const vms_t *vms, char **out);
 
 /**
  * Evaluates `input` as a global script in the session (declarations persist to later
- * executions); blocks until it ends. A JavaScript exception is not an API error: the
+ * executions); blocks until it ends. `input` is a NUL-terminated string, so it ends at
+ * its first NUL byte: a program holding U+0000 (legal in JavaScript string, template and
+ * RegExp literals) goes through `vms_repl_n`, which takes the length. A JavaScript exception is not an API error: the
  * execution ends with status "error" and an `exception` event.
  *
  * `callback` (may be NULL) receives each event live, with `user_data`. `*out` receives
@@ -530,6 +532,19 @@ vms_error_t *vms_repl(const vms_t *vms,
                       vms_event_cb callback,
                       void *user_data,
                       char **out);
+
+/**
+ * `vms_repl` with the input given as `input_len` bytes of UTF-8 at `input` (no NUL
+ * terminator needed; NUL bytes inside are part of the program). The rest is as
+ * `vms_repl`; invalid UTF-8 is `VMS_VALIDATION_ERROR`.
+ */
+vms_error_t *vms_repl_n(const vms_t *vms,
+                        const char *session_id,
+                        const char *input,
+                        size_t input_len,
+                        vms_event_cb callback,
+                        void *user_data,
+                        char **out);
 
 /**
  * Runs a worktree file in the session; blocks until it ends. `args_json` and `env_json`

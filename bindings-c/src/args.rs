@@ -59,6 +59,25 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str>
         .ok_or_else(|| vms_error_t::validation(format!("{name} is NULL; it is required")))
 }
 
+/// A string argument given as a pointer and a byte length (it may hold NUL bytes): NULL
+/// is `VMS_VALIDATION_ERROR` unless the length is 0; so is invalid UTF-8.
+///
+/// # Safety
+/// `ptr` must point to `len` readable bytes (or be NULL with `len` 0) for `'a`.
+pub(crate) unsafe fn text_n<'a>(ptr: *const c_char, len: usize, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok("")
+        } else {
+            Err(vms_error_t::validation(format!(
+                "{name} is NULL with a length of {len}"
+            )))
+        };
+    }
+    std::str::from_utf8(std::slice::from_raw_parts(ptr.cast::<u8>(), len))
+        .map_err(|e| vms_error_t::validation(format!("{name} is not valid UTF-8: {e}")))
+}
+
 /// An optional string argument: NULL is `None`; invalid UTF-8 is `VMS_VALIDATION_ERROR`.
 ///
 /// # Safety

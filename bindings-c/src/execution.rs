@@ -4,13 +4,15 @@ use std::ffi::{c_char, c_void};
 
 use serde_json::json;
 
-use crate::args::{guard, optional_json, text, Out};
+use crate::args::{guard, optional_json, text, text_n, Out};
 use crate::error::vms_error_t;
 use crate::event::{vms_event_cb, watcher};
 use crate::system::{system, vms_t};
 
 /// Evaluates `input` as a global script in the session (declarations persist to later
-/// executions); blocks until it ends. A JavaScript exception is not an API error: the
+/// executions); blocks until it ends. `input` is a NUL-terminated string, so it ends at
+/// its first NUL byte: a program holding U+0000 (legal in JavaScript string, template and
+/// RegExp literals) goes through `vms_repl_n`, which takes the length. A JavaScript exception is not an API error: the
 /// execution ends with status "error" and an `exception` event.
 ///
 /// `callback` (may be NULL) receives each event live, with `user_data`. `*out` receives
@@ -34,6 +36,28 @@ pub unsafe extern "C" fn vms_repl(
         let vm = system(vms)?;
         let session_id = text(session_id, "session_id")?;
         let input = text(input, "input")?;
+        let out = Out::optional(out);
+        out.json(&vm.repl_watched(session_id, input, watcher(callback, user_data))?)
+    })
+}
+
+/// `vms_repl` with the input given as `input_len` bytes of UTF-8 at `input` (no NUL
+/// terminator needed; NUL bytes inside are part of the program). The rest is as
+/// `vms_repl`; invalid UTF-8 is `VMS_VALIDATION_ERROR`.
+#[no_mangle]
+pub unsafe extern "C" fn vms_repl_n(
+    vms: *const vms_t,
+    session_id: *const c_char,
+    input: *const c_char,
+    input_len: usize,
+    callback: vms_event_cb,
+    user_data: *mut c_void,
+    out: *mut *mut c_char,
+) -> *mut vms_error_t {
+    guard(|| {
+        let vm = system(vms)?;
+        let session_id = text(session_id, "session_id")?;
+        let input = text_n(input, input_len, "input")?;
         let out = Out::optional(out);
         out.json(&vm.repl_watched(session_id, input, watcher(callback, user_data))?)
     })

@@ -158,6 +158,30 @@ static char *wait_running(vms_t *vms, const char *sid) {
     return eid;
 }
 
+/* vms_repl_n takes the input's length: a NUL inside a literal is part of the program. */
+static void test_repl_n(vms_t *vms, const char *sid) {
+    static const char input[] = "'a\0b'.length + /x\0y/.source.length";
+    char *out = NULL;
+    json *exec;
+
+    OK(vms_repl_n(vms, sid, input, sizeof input - 1, NULL, NULL, &out));
+    exec = take_json(out);
+    CHECK_STR(json_str(exec, "status"), "ok");
+    CHECK(exec_value(exec)->number == 6);
+    json_free(exec);
+    /* the C string form ends at the first NUL: the program is then "'a" */
+    OK(vms_repl(vms, sid, input, NULL, NULL, &out));
+    exec = take_json(out);
+    CHECK_STR(json_str(exec, "status"), "error");
+    json_free(exec);
+    OK(vms_repl_n(vms, sid, "1 + 2 garbage", 5, NULL, NULL, &out));
+    exec = take_json(out);
+    CHECK(exec_value(exec)->number == 3);
+    json_free(exec);
+    FAILS(vms_repl_n(vms, sid, "\xff", 1, NULL, NULL, NULL), VMS_VALIDATION_ERROR);
+    FAILS(vms_repl_n(vms, sid, NULL, 3, NULL, NULL, NULL), VMS_VALIDATION_ERROR);
+}
+
 static void test_cancel(vms_t *vms, const char *sid) {
     repl_job job = {NULL, NULL, "while (true) {}", NULL, NULL};
     pthread_t thread;
@@ -239,6 +263,7 @@ int main(void) {
 
     test_repl(vms, sid);
     test_run_file(vms, sid, worktree);
+    test_repl_n(vms, sid);
     test_cancel(vms, sid);
     test_limits(vms, worktree);
     test_parallel_sessions(vms, worktree);

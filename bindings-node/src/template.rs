@@ -197,6 +197,10 @@ pub struct RuntimeSettings {
     pub strict: bool,
     /// `console.*` calls are captured as events.
     pub console: bool,
+    /// A promise rejected without a handler: `error` ends the run, `warn` records a
+    /// `system` warning and the run goes on.
+    #[napi(js_name = "unhandled_rejections", ts_type = "UnhandledRejections")]
+    pub unhandled_rejections: String,
 }
 
 impl From<vm_system::RuntimeSettings> for RuntimeSettings {
@@ -205,11 +209,13 @@ impl From<vm_system::RuntimeSettings> for RuntimeSettings {
             esm,
             strict,
             console,
+            unhandled_rejections,
         } = r;
         RuntimeSettings {
             esm,
             strict,
             console,
+            unhandled_rejections: unhandled_rejections.as_str().to_string(),
         }
     }
 }

@@ -32,6 +32,16 @@ test('replSync and repl record executions with results', async () => {
   vm.close()
 })
 
+test('NUL characters are JavaScript', async () => {
+  const { vm, session } = setup()
+  const input = "'a\u0000b'.length + /x\u0000/.source.length"
+  const exec = await vm.repl(session.id, input)
+  assert.equal(exec.status, 'ok')
+  assert.equal(exec.result.json, 5)
+  assert.equal(exec.input, input)
+  vm.close()
+})
+
 test('events and afterSeq', () => {
   const { vm, session } = setup()
   const exec = vm.replSync(session.id, 'console.log("a", 1, {b: 2}); console.warn("w"); [1, 2]')

@@ -18,7 +18,7 @@ test('create, get, list and delete templates', () => {
   assert.deepEqual(detail.settings, {
     limits: { cpu_ms: 5000, wall_ms: 30000, mem_mb: 128, max_events: 1000, max_output_kb: 512 },
     resolver: { roots: [], extensions: ['.js', '.mjs'], allow_absolute_repo_imports: false },
-    runtime: { esm: false, strict: false, console: true },
+    runtime: { esm: false, strict: false, console: true, unhandled_rejections: 'error' },
   })
   assert.deepEqual(detail.startupFiles, [])
   assert.deepEqual(detail.capabilities, [])
@@ -46,6 +46,22 @@ test('updateSettings is partial and validated', () => {
   throwsCode(() => vm.updateSettings(t.id, { nope: {} }), 'VALIDATION_ERROR')
   assert.equal(vm.getTemplate(t.id).settings.limits.cpu_ms, 100, 'nothing changed by a bad patch')
   throwsCode(() => vm.updateSettings('missing', { limits: { cpu_ms: 5 } }), 'TEMPLATE_NOT_FOUND')
+})
+
+test('runtime.unhandled_rejections passes through and is validated', () => {
+  const vm = new VmSystem()
+  const t = vm.createTemplate('r')
+  throwsCode(() => vm.updateSettings(t.id, { runtime: { unhandled_rejections: 'ignore' } }), 'VALIDATION_ERROR')
+  const settings = vm.updateSettings(t.id, { runtime: { unhandled_rejections: 'warn' } })
+  assert.equal(settings.runtime.unhandled_rejections, 'warn')
+  const session = vm.createSessionSync(t.id, 'ws', 'abc', tempDir())
+  const exec = vm.replSync(session.id, "Promise.reject(new Error('lost')); 1")
+  assert.equal(exec.status, 'ok')
+  assert.deepEqual(
+    vm.events(exec.id).filter((e) => e.type === 'system').map((e) => e.payload),
+    [{ level: 'warn', message: 'Unhandled promise rejection: Error: lost' }],
+  )
+  vm.close()
 })
 
 test('startup files', () => {

@@ -24,6 +24,12 @@ def test_repl_value_and_state(vm: VmSystem, session: vm_system.Session) -> None:
     assert vm.repl(session.id, "undefined").result == {"type": "undefined", "preview": "undefined"}
 
 
+def test_nul_characters_are_javascript(vm: VmSystem, session: vm_system.Session) -> None:
+    e = vm.repl(session.id, "'a\x00b'.length + /x\x00/.source.length")
+    assert e.status is ExecutionStatus.OK and e.value == 5
+    assert e.input == "'a\x00b'.length + /x\x00/.source.length"
+
+
 def test_exception_is_not_an_api_error(vm: VmSystem, session: vm_system.Session) -> None:
     e = vm.repl(session.id, "missingVariable + 1")
     assert e.status is ExecutionStatus.ERROR

@@ -42,7 +42,7 @@ def test_default_settings(vm: VmSystem, template: vm_system.Template) -> None:
     assert s.to_dict() == {
         "limits": {"cpu_ms": 5000, "wall_ms": 30000, "mem_mb": 128, "max_events": 1000, "max_output_kb": 512},
         "resolver": {"roots": [], "extensions": [".js", ".mjs"], "allow_absolute_repo_imports": False},
-        "runtime": {"esm": False, "strict": False, "console": True},
+        "runtime": {"esm": False, "strict": False, "console": True, "unhandled_rejections": "error"},
     }
 
 
@@ -61,6 +61,18 @@ def test_update_settings_is_partial_and_validated(vm: VmSystem, template: vm_sys
         vm.update_settings(template.id, limits={"cpu_ms": object()})
     with pytest.raises(vm_system.TemplateNotFoundError):
         vm.update_settings("missing", limits={"cpu_ms": 1})
+
+
+def test_unhandled_rejections_setting(vm: VmSystem, template: vm_system.Template, worktree: Path) -> None:
+    with pytest.raises(vm_system.ValidationError, match="runtime.unhandled_rejections"):
+        vm.update_settings(template.id, runtime={"unhandled_rejections": "ignore"})
+    s = vm.update_settings(template.id, runtime={"unhandled_rejections": "warn"})
+    assert s.runtime.unhandled_rejections == "warn" and not s.runtime.strict
+    session = vm.create_session(template.id, "ws", "abc", worktree)
+    e = vm.repl(session.id, "Promise.reject(new Error('lost')); 1")
+    assert e.status is vm_system.ExecutionStatus.OK and e.value == 1
+    warnings = [ev.payload for ev in vm.events(e.id) if ev.type == "system"]
+    assert warnings == [{"level": "warn", "message": "Unhandled promise rejection: Error: lost"}]
 
 
 def test_startup_files(vm: VmSystem, template: vm_system.Template) -> None:

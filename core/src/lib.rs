@@ -53,7 +53,7 @@ pub use session::{RuntimeSummary, Session, SessionStatus};
 pub use system::{OpenOptions, VmSystem};
 pub use template::{
     Capability, Limits, Resolver, RuntimeSettings, Settings, StartupFile, StartupMode, Template,
-    TemplateDetail, CAPABILITY_KINDS, ENGINE_QUICKJS,
+    TemplateDetail, UnhandledRejections, CAPABILITY_KINDS, ENGINE_QUICKJS,
 };
 
 #[cfg(test)]

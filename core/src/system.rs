@@ -728,7 +728,6 @@ impl VmSystem {
         watcher: Option<EventWatcher>,
     ) -> Result<Execution> {
         self.usable()?;
-        reject_nul("input", input)?;
         let live = self.live(session_id)?;
         let job = Job {
             kind: ExecutionKind::Repl,
@@ -1060,10 +1059,7 @@ impl VmSystem {
         } else {
             let globals = job.globals.then_some((&job.args, &job.env));
             let code = if job.module {
-                Code::Module {
-                    source: &job.source,
-                    name: &name,
-                }
+                Code::Module { path: &name }
             } else {
                 Code::Script {
                     source: &job.source,
@@ -1228,16 +1224,6 @@ fn finish(run: &RunContext, outcome: Outcome) -> Result<Execution> {
     }
 }
 
-/// QuickJS takes source as a C string: a NUL byte would silently cut it short.
-fn reject_nul(what: &str, text: &str) -> Result<()> {
-    if text.contains('\0') {
-        return Err(Error::validation(format!(
-            "{what} contains a NUL character"
-        )));
-    }
-    Ok(())
-}
-
 fn read_source(resolved: &Path, shown: &str) -> Result<String> {
     let bytes = std::fs::read(resolved).map_err(|e| Error::FileNotFound {
         message: format!("cannot read {shown:?}: {e}"),
@@ -1245,7 +1231,6 @@ fn read_source(resolved: &Path, shown: &str) -> Result<String> {
     })?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::validation(format!("{shown:?} is not UTF-8 text")))?;
-    reject_nul(&format!("file {shown:?}"), &text)?;
     Ok(text)
 }
 

@@ -109,6 +109,10 @@ pub struct RuntimeSettings {
     pub strict: bool,
     /// `console.*` calls are captured as events.
     pub console: bool,
+    /// What a promise rejected without a handler does once the job queue drains.
+    /// (Settings stored before this field existed read as the default.)
+    #[serde(default)]
+    pub unhandled_rejections: UnhandledRejections,
 }
 
 impl Default for RuntimeSettings {
@@ -117,6 +121,29 @@ impl Default for RuntimeSettings {
             esm: false,
             strict: false,
             console: true,
+            unhandled_rejections: UnhandledRejections::Error,
+        }
+    }
+}
+
+/// What a promise still rejected without a handler when the job queue drains does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnhandledRejections {
+    /// Ends the run as an exception with the rejection's reason (as Node does).
+    #[default]
+    Error,
+    /// Records a `system` event of level `warn` (`Unhandled promise rejection: <reason>`);
+    /// the run goes on (as browsers and test hosts do).
+    Warn,
+}
+
+impl UnhandledRejections {
+    /// The setting's value as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnhandledRejections::Error => "error",
+            UnhandledRejections::Warn => "warn",
         }
     }
 }
@@ -233,7 +260,24 @@ impl RuntimeSettings {
                 "esm" => self.esm = boolean(value, &field)?,
                 "strict" => self.strict = boolean(value, &field)?,
                 "console" => self.console = boolean(value, &field)?,
-                _ => return Err(unknown_key("runtime", key, "esm, strict, console")),
+                "unhandled_rejections" => {
+                    self.unhandled_rejections = match value.as_str() {
+                        Some("error") => UnhandledRejections::Error,
+                        Some("warn") => UnhandledRejections::Warn,
+                        _ => {
+                            return Err(Error::validation(format!(
+                                "{field} must be \"error\" or \"warn\", got {value}"
+                            )))
+                        }
+                    }
+                }
+                _ => {
+                    return Err(unknown_key(
+                        "runtime",
+                        key,
+                        "esm, strict, console, unhandled_rejections",
+                    ))
+                }
             }
         }
         Ok(())
@@ -380,7 +424,7 @@ mod tests {
             json!({
                 "limits": {"cpu_ms": 5000, "wall_ms": 30000, "mem_mb": 128, "max_events": 1000, "max_output_kb": 512},
                 "resolver": {"roots": [], "extensions": [".js", ".mjs"], "allow_absolute_repo_imports": false},
-                "runtime": {"esm": false, "strict": false, "console": true}
+                "runtime": {"esm": false, "strict": false, "console": true, "unhandled_rejections": "error"}
             })
         );
     }
@@ -393,6 +437,13 @@ mod tests {
         assert_eq!(s.limits.cpu_ms, 100);
         assert_eq!(s.limits.wall_ms, 30000);
         assert!(s.runtime.esm);
+        s.apply_patch(&json!({"runtime": {"unhandled_rejections": "warn"}}))
+            .unwrap();
+        assert_eq!(s.runtime.unhandled_rejections, UnhandledRejections::Warn);
+        assert!(
+            s.runtime.esm,
+            "a partial patch keeps the other runtime settings"
+        );
         let before = s.clone();
         let err = s
             .apply_patch(&json!({"limits": {"wall_ms": 5, "mem_mb": 0}}))
@@ -410,6 +461,14 @@ mod tests {
             (json!({"limits": {"mem_mb": 999999}}), "limits.mem_mb"),
             (json!({"limits": {"bogus": 1}}), "limits.bogus"),
             (json!({"runtime": {"esm": "yes"}}), "runtime.esm"),
+            (
+                json!({"runtime": {"unhandled_rejections": "ignore"}}),
+                "runtime.unhandled_rejections",
+            ),
+            (
+                json!({"runtime": {"unhandled_rejections": true}}),
+                "runtime.unhandled_rejections",
+            ),
             (
                 json!({"resolver": {"extensions": ["js"]}}),
                 "resolver.extensions",

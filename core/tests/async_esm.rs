@@ -127,11 +127,13 @@ fn run_file_in_esm_mode_returns_the_default_export() {
         .unwrap();
     assert_eq!(e.value(), Some(&json!(42)), "{:?}", e.error);
     assert_eq!(events(&vm, &e)[1].payload["text"], "HI!");
-    // Running the same file again evaluates it again.
+    // A module is evaluated once per session, the entry included: running the same file
+    // again gives the same instance's default export and runs nothing.
     let again = vm
         .run_file(&id, "main.js", &json!({"n": 3}), &json!({}))
         .unwrap();
-    assert_eq!(again.value(), Some(&json!(43)));
+    assert_eq!(again.value(), Some(&json!(42)));
+    assert_eq!(events(&vm, &again).len(), 2, "input echo and value only");
     let tla = vm.run_file(&id, "cfg.js", &json!({}), &json!({})).unwrap();
     assert_eq!(tla.value(), Some(&json!({"base": 40})));
 }

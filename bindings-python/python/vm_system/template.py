@@ -61,11 +61,14 @@ class Resolver(Record):
 
 @dataclass(frozen=True)
 class RuntimeSettings(Record):
-    """Language and console switches: ``esm``, ``strict``, ``console``."""
+    """Language and console switches: ``esm``, ``strict``, ``console``, and
+    ``unhandled_rejections`` (``"error"``: a promise rejected without a handler ends the run;
+    ``"warn"``: it is recorded as a ``system`` warning and the run goes on)."""
 
     esm: bool
     strict: bool
     console: bool
+    unhandled_rejections: str
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,6 @@ use crate::template::Resolver as ResolverSettings;
 /// Names under which entry modules and REPL snippets import (the worktree root).
 pub(crate) const ROOT_BASES: [&str; 2] = ["<repl>", ""];
 
-/// Marks the instance of an entry module, so each run of a file evaluates it afresh.
-pub(crate) const ENTRY_SUFFIX: char = '#';
-
 /// Resolves specifiers to worktree-relative paths (or native module names).
 pub(crate) struct WorktreeResolver {
     pub worktree: PathBuf,
@@ -31,7 +28,6 @@ pub(crate) struct WorktreeLoader {
 
 /// The directory (worktree-relative) a module's relative imports start from.
 fn base_dir(base: &str) -> PathBuf {
-    let base = base.split(ENTRY_SUFFIX).next().unwrap_or("");
     if ROOT_BASES.contains(&base) || base.starts_with('<') {
         return PathBuf::new();
     }
@@ -173,7 +169,9 @@ impl Loader for WorktreeLoader {
             .map_err(|e| Error::new_loading_message(name, e.to_string()))?;
         let source = std::fs::read_to_string(&file)
             .map_err(|e| Error::new_loading_message(name, e.to_string()))?;
-        Module::declare(ctx.clone(), name, source)
+        // `import.meta.url` is the file's absolute `file://` URL, as in qjs, Node and Deno,
+        // so `new URL('./data.json', import.meta.url)` resolves as elsewhere.
+        super::source::declare_module(ctx, name, source, super::source::file_url(&file))
     }
 }
 
@@ -208,7 +206,7 @@ mod tests {
         assert!(normalise("../x.js").is_err());
         assert!(normalise("a/../../x.js").is_err());
         assert_eq!(base_dir("lib/util.js"), PathBuf::from("lib"));
-        assert_eq!(base_dir("main.js#3"), PathBuf::new());
+        assert_eq!(base_dir("main.js"), PathBuf::new());
         assert_eq!(base_dir("<repl>"), PathBuf::new());
     }
 }

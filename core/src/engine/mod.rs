@@ -8,19 +8,21 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rquickjs::context::EvalOptions;
 use rquickjs::{
-    CatchResultExt, CaughtError, Context, Ctx, Function, Object, Persistent, Runtime, Value,
+    qjs, CatchResultExt, CaughtError, Context, Ctx, Function, Object, Persistent, Runtime, Value,
 };
 use serde_json::{json, Map, Value as Json};
 
 use rquickjs::promise::PromiseState;
 
-use crate::event::EventType;
+use crate::event::{system_payload, EventType, SystemLevel};
 use crate::limits::{stack_remaining, StopReason};
 use crate::run::RunContext;
-use crate::template::Settings;
+use crate::template::{Settings, UnhandledRejections};
 
 mod bytecode;
 mod loader;
+mod source;
+mod value;
 
 const PRELUDE: &str = include_str!("prelude.js");
 
@@ -28,8 +30,6 @@ pub(crate) use crate::run::ActiveRun;
 
 /// Preferred JavaScript stack: deep enough for real code, far inside any thread's stack.
 const PREFERRED_STACK: usize = 1024 * 1024;
-/// Longest time spent dropping the jobs a stopped run left behind.
-const DRAIN_BUDGET_MS: u64 = 2000;
 /// Stack kept free below the JavaScript limit for host frames.
 const STACK_RESERVE: usize = 256 * 1024;
 /// Smallest JavaScript stack a run gets; a thread with less than twice this left is refused.
@@ -38,21 +38,23 @@ const MIN_STACK: usize = 32 * 1024;
 /// What to run.
 pub(crate) enum Code<'a> {
     /// A global script (repl snippets, files outside ESM mode, `eval` startup files).
-    /// Top-level `await` is accepted; declarations still persist.
+    /// One that uses `await` at its top level runs as an async script; declarations
+    /// persist either way.
     Script { source: &'a str, name: &'a str },
-    /// An ES module (files in ESM mode, `module` startup files): its default export is
-    /// the result. `name` is its worktree-relative path.
-    Module { source: &'a str, name: &'a str },
+    /// An ES module (files in ESM mode, `module` startup files), loaded from the
+    /// worktree like any import, under its worktree-relative `path`: one instance per
+    /// session, its default export the result.
+    Module { path: &'a str },
 }
 
 /// How the evaluated value wraps the result.
-enum Wrapper<'js> {
+enum Wrapper {
     /// The value is the result.
     Plain,
     /// A promise of `{value}` (a script with top-level await).
     AsyncScript,
-    /// The module's evaluation promise; the result is its default export.
-    Module(rquickjs::Module<'js, rquickjs::module::Evaluated>),
+    /// A promise of the module's namespace; the result is its default export.
+    Module,
 }
 
 /// What a run produced.
@@ -76,8 +78,7 @@ pub(crate) struct Engine {
     active: Arc<ActiveRun>,
     rejections: Arc<Mutex<Vec<PendingRejection>>>,
     strict: bool,
-    /// Distinguishes each run of an entry module (QuickJS caches modules by name).
-    module_runs: std::sync::atomic::AtomicU64,
+    unhandled_rejections: UnhandledRejections,
 }
 
 /// A rejected promise nobody has handled (yet).
@@ -157,19 +158,29 @@ impl Engine {
             let prelude: Function = bytecode::load_prelude(&ctx, PRELUDE)
                 .catch(&ctx)
                 .map_err(|e| format!("prelude failed: {e}"))?;
-            let emit = Function::new(ctx.clone(), move |level: String, text: String| {
-                // A separate statement: the lock is released before the event reaches a
-                // watcher, which may call back into the library.
-                let run = emitter.lock().clone();
-                if let Some(run) = run {
+            let emit = Function::new(
+                ctx.clone(),
+                move |ctx: Ctx<'_>, level: String, text: Value<'_>| {
+                    // A separate statement: the lock is released before the event reaches a
+                    // watcher, which may call back into the library.
+                    let Some(run) = emitter.lock().clone() else {
+                        return;
+                    };
+                    let text = value::string_lossy(&ctx, &text).unwrap_or_default();
                     run.emit(EventType::Console, json!({"level": level, "text": text}));
-                }
-            })
+                },
+            )
             .map_err(|e| format!("cannot create console: {e}"))?;
+            let classify = Function::new(ctx.clone(), |ctx: Ctx<'_>, v: Value<'_>| {
+                value::classify(&ctx, &v)
+            })
+            .map_err(|e| format!("cannot create the classifier: {e}"))?;
             let helpers: Object = prelude
-                .call((emit, settings.runtime.console))
+                .call((emit, classify, settings.runtime.console))
                 .catch(&ctx)
                 .map_err(|e| format!("prelude failed: {e}"))?;
+            install_queue_microtask(&ctx)
+                .map_err(|e| format!("cannot install queueMicrotask: {e}"))?;
             Ok(Held(Persistent::save(&ctx, helpers)))
         })?;
         Ok(Engine {
@@ -179,7 +190,7 @@ impl Engine {
             active,
             rejections,
             strict: settings.runtime.strict,
-            module_runs: std::sync::atomic::AtomicU64::new(0),
+            unhandled_rejections: settings.runtime.unhandled_rejections,
         })
     }
 
@@ -215,7 +226,12 @@ impl Engine {
                 Err(e) => return Outcome::Failed(format!("engine helpers lost: {e}")),
             };
             let outcome = self.run_in(&ctx, &helpers, run, code, globals);
-            if outcome_is_final(&outcome) || run.guard.stopped().is_some() {
+            // A run that ended abnormally leaves its work behind; a finished one may have
+            // queued some while its result was described (a getter, `toJSON`, a trap).
+            if outcome_is_final(&outcome)
+                || run.guard.stopped().is_some()
+                || self.has_leftovers(&ctx, &helpers)
+            {
                 self.discard_pending(&ctx, &helpers);
             }
             outcome
@@ -248,29 +264,14 @@ impl Engine {
             }
         }
         let evaluated = match code {
-            Code::Script { source, name } => {
-                let mut options = EvalOptions::default();
-                options.strict = self.strict;
-                options.promise = source.contains("await");
-                options.filename = Some(name.to_string());
-                let wrapper = if options.promise {
-                    Wrapper::AsyncScript
-                } else {
-                    Wrapper::Plain
-                };
-                ctx.eval_with_options::<Value, _>(source, options)
+            Code::Script { source, name } => self.eval_script(ctx, source, name),
+            Code::Module { path } => {
+                // Imported like any module: a self-import or a cycle back to the entry
+                // finds this same instance, and its name in stacks is its path.
+                let specifier = format!("./{}", path.trim_start_matches("./"));
+                rquickjs::Module::import(ctx, specifier)
                     .catch(ctx)
-                    .map(|v| (v, wrapper))
-            }
-            Code::Module { source, name } => {
-                let run_no = self
-                    .module_runs
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let unique = format!("{name}{}{run_no}", loader::ENTRY_SUFFIX);
-                rquickjs::Module::declare(ctx.clone(), unique, source)
-                    .and_then(|m| m.eval())
-                    .catch(ctx)
-                    .map(|(module, promise)| (promise.into_value(), Wrapper::Module(module)))
+                    .map(|promise| (promise.into_value(), Wrapper::Module))
             }
         };
         let (value, wrapper) = match evaluated {
@@ -293,10 +294,13 @@ impl Engine {
                 },
                 Err(outcome) => return outcome,
             },
-            Wrapper::Module(module) => match self.settled(ctx, helpers, run, value) {
-                Ok(_) => match module.get::<_, Value>("default") {
-                    Ok(v) => v,
-                    Err(_) => Value::new_undefined(ctx.clone()),
+            Wrapper::Module => match self.settled(ctx, helpers, run, value) {
+                Ok(namespace) => match namespace.as_object() {
+                    Some(ns) => match ns.get::<_, Value>("default").catch(ctx) {
+                        Ok(v) => v,
+                        Err(e) => return self.caught(ctx, helpers, run, e),
+                    },
+                    None => Value::new_undefined(ctx.clone()),
                 },
                 Err(outcome) => return outcome,
             },
@@ -306,6 +310,31 @@ impl Engine {
             Err(outcome) => return outcome,
         };
         self.describe(ctx, helpers, run, value)
+    }
+
+    /// Evaluates a global script. The grammar decides whether it is async: the input is
+    /// compiled once as a plain script, and only when that fails and the text has
+    /// `await` in it is it evaluated again as an async script (top-level `await`). So
+    /// `var await = 1`, an `aw\u0061it` class or `await` in a comment stay plain scripts,
+    /// and an input without top-level `await` is parsed once.
+    fn eval_script<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        source: &str,
+        name: &str,
+    ) -> Result<(Value<'js>, Wrapper), CaughtError<'js>> {
+        match source::compile_script(ctx, source, name, self.strict).catch(ctx) {
+            Ok(compiled) => source::run_compiled(ctx, compiled)
+                .catch(ctx)
+                .map(|v| (v, Wrapper::Plain)),
+            Err(plain_error) if source.contains("await") => {
+                drop(plain_error);
+                source::eval_async_script(ctx, source, name, self.strict)
+                    .catch(ctx)
+                    .map(|v| (v, Wrapper::AsyncScript))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The settled value of a promise (or the value itself when it is none, or still
@@ -397,6 +426,8 @@ impl Engine {
         }
     }
 
+    /// Reports the rejections nobody handled by the time the job queue drained: the
+    /// first ends the run (`"error"`), or each becomes a `system` warning (`"warn"`).
     fn unhandled_rejection<'js>(
         &self,
         ctx: &Ctx<'js>,
@@ -404,34 +435,63 @@ impl Engine {
         run: &Arc<RunContext>,
         own_promise: usize,
     ) -> Option<Outcome> {
-        let first = {
-            let mut pending = self.rejections.lock();
-            let index = pending.iter().position(|p| p.promise != own_promise)?;
-            pending.remove(index)
-        };
-        let reason = first.reason.0.restore(ctx).ok()?;
-        Some(self.exception(ctx, helpers, run, reason))
+        loop {
+            let first = {
+                let mut pending = self.rejections.lock();
+                let index = pending.iter().position(|p| p.promise != own_promise)?;
+                pending.remove(index)
+            };
+            let reason = first.reason.0.restore(ctx).ok()?;
+            match self.unhandled_rejections {
+                UnhandledRejections::Error => {
+                    return Some(self.exception(ctx, helpers, run, reason))
+                }
+                UnhandledRejections::Warn => {
+                    let reason = match self.exception(ctx, helpers, run, reason) {
+                        Outcome::Exception(e) => {
+                            let message = e["message"].as_str().unwrap_or_default();
+                            message
+                                .strip_prefix("Uncaught ")
+                                .unwrap_or(message)
+                                .to_string()
+                        }
+                        other => return Some(other),
+                    };
+                    let message = format!("Unhandled promise rejection: {reason}");
+                    // Counted like the script's own output: a flood of rejections meets
+                    // `max_events` and `max_output_kb`.
+                    run.emit(
+                        EventType::System,
+                        system_payload(SystemLevel::Warn, &message),
+                    );
+                    if let Some(reason) = run.guard.stopped() {
+                        return Some(Outcome::Stopped(reason));
+                    }
+                }
+            }
+        }
     }
 
-    /// After a run ends abnormally, drops its timers, jobs and rejections so nothing of it
-    /// runs in the next execution.
+    /// Whether a finished run left timers, jobs or rejections behind (queued while its
+    /// result was described).
+    fn has_leftovers<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>) -> bool {
+        // SAFETY: inside `Context::with`, so the runtime is locked.
+        let jobs = unsafe { qjs::JS_IsJobPending(qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+        jobs || !self.rejections.lock().is_empty()
+            || helpers
+                .get::<_, Function>("hasTimers")
+                .and_then(|f| f.call::<_, bool>(()))
+                .unwrap_or(true)
+    }
+
+    /// Drops the timers, jobs and rejections a run left behind (a stopped run's, or what a
+    /// finished run queued while its result was described), so nothing of it runs in the
+    /// next execution. No script code runs here.
     fn discard_pending<'js>(&self, ctx: &Ctx<'js>, helpers: &Object<'js>) {
         if let Ok(clear) = helpers.get::<_, Function>("clearTimers") {
             // `catch` takes the interrupt this call may raise off the context.
             let _ = clear.call::<_, ()>(()).catch(ctx);
         }
-        // Jobs still run here, but a stopped guard interrupts any that loops, and the
-        // recorder refuses their output. The bound ends a job that endlessly re-queues.
-        let started = std::time::Instant::now();
-        let mut drained = 0u32;
-        while !matches!(run_job(ctx), Job::Idle) {
-            drained += 1;
-            if drained >= 10_000_000 || started.elapsed() >= Duration::from_millis(DRAIN_BUDGET_MS)
-            {
-                break;
-            }
-        }
-        // Whatever is still queued (a job that keeps re-queueing itself) is dropped unrun.
         discard_jobs(ctx);
         let leftovers = std::mem::take(&mut *self.rejections.lock());
         for r in leftovers {
@@ -456,6 +516,8 @@ impl Engine {
         }
     }
 
+    /// Describes a thrown value. Runs under the run's limits; when it cannot be
+    /// described (out of memory or stack) the exception says so.
     fn exception<'js>(
         &self,
         ctx: &Ctx<'js>,
@@ -470,17 +532,28 @@ impl Engine {
             Ok(f) => f,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
-        match describe.call::<_, Vec<String>>((thrown,)).catch(ctx) {
-            Ok(parts) if parts.len() == 3 => Outcome::Exception(
-                json!({"name": parts[0], "message": parts[1], "stack": parts[2]}),
-            ),
-            Ok(_) => Outcome::Failed("exception helper returned a malformed description".into()),
-            Err(_) if run.guard.stopped().is_some() => {
+        let is_error = value::is_error(&thrown);
+        let parts = describe
+            .call::<_, Object>((thrown, is_error))
+            .catch(ctx)
+            .ok()
+            .and_then(|parts| {
+                let part = |i: u32| -> Option<String> {
+                    let v: Value = parts.get(i).ok()?;
+                    value::string_lossy(ctx, &v)
+                };
+                Some([part(0)?, part(1)?, part(2)?])
+            });
+        match parts {
+            Some([name, message, stack]) => {
+                Outcome::Exception(json!({"name": name, "message": message, "stack": stack}))
+            }
+            None if run.guard.stopped().is_some() => {
                 Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
             }
             // Describing needs memory and stack; when the run exhausted one of them the
             // thrown value cannot be looked at (QuickJS even throws `null` when out of memory).
-            Err(_) => Outcome::Exception(json!({
+            None => Outcome::Exception(json!({
                 "name": "InternalError",
                 "message": "InternalError: out of memory or stack while throwing; the exception could not be described",
                 "stack": ""
@@ -488,6 +561,10 @@ impl Engine {
         }
     }
 
+    /// Describes the completion value: its type from its internal class, its JSON from
+    /// the engine's serialiser, its preview from a helper captured before user code ran.
+    /// Getters, traps and `toJSON` that run do so under the run's limits; whatever they
+    /// throw leaves the value with its type and no `json`, and the run still succeeds.
     fn describe<'js>(
         &self,
         ctx: &Ctx<'js>,
@@ -495,28 +572,85 @@ impl Engine {
         run: &Arc<RunContext>,
         value: Value<'js>,
     ) -> Outcome {
-        let describe: Function = match helpers.get("describe") {
-            Ok(f) => f,
-            Err(e) => return Outcome::Failed(e.to_string()),
+        let kind = value::classify(ctx, &value);
+        let preview = match value::string_lossy(ctx, &value) {
+            Some(text) => text,
+            None => {
+                let preview = helpers
+                    .get::<_, Function>("preview")
+                    .and_then(|f| f.call::<_, Value>((value.clone(), kind)))
+                    .catch(ctx);
+                match preview {
+                    Ok(p) => value::string_lossy(ctx, &p).unwrap_or_else(|| format!("[{kind}]")),
+                    Err(_) => {
+                        if let Some(reason) = run.guard.stopped() {
+                            return Outcome::Stopped(reason);
+                        }
+                        format!("[{kind}]")
+                    }
+                }
+            }
         };
-        match describe.call::<_, Vec<Option<String>>>((value,)).catch(ctx) {
-            Ok(mut parts) if parts.len() == 3 => {
-                let json_text = parts.pop().flatten();
-                let preview = parts.pop().flatten().unwrap_or_default();
-                let kind = parts.pop().flatten().unwrap_or_default();
-                let mut payload = Map::new();
-                payload.insert("type".into(), Json::String(kind));
-                payload.insert("preview".into(), Json::String(preview));
-                if let Some(parsed) = json_text.and_then(|t| serde_json::from_str::<Json>(&t).ok())
-                {
+        let mut payload = Map::new();
+        payload.insert("type".into(), Json::String(kind.to_string()));
+        payload.insert("preview".into(), Json::String(preview));
+        if !matches!(kind, "function" | "symbol" | "undefined") {
+            match value::json(ctx, &value) {
+                Ok(Some(parsed)) => {
                     payload.insert("json".into(), parsed);
                 }
-                Outcome::Value(Json::Object(payload))
+                Ok(None) => {}
+                Err(()) => {
+                    return Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
+                }
             }
-            Ok(_) => Outcome::Failed("describe helper returned a malformed description".into()),
-            Err(e) => self.caught(ctx, helpers, run, e),
         }
+        if let Some(reason) = run.guard.stopped() {
+            return Outcome::Stopped(reason);
+        }
+        Outcome::Value(Json::Object(payload))
     }
+}
+
+/// Installs `queueMicrotask`, which queues the callback as a job of its own: no promise
+/// machinery a script could patch is involved, and an exception it throws ends the run
+/// like any uncaught exception.
+fn install_queue_microtask(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    unsafe extern "C" fn call_callback(
+        ctx: *mut qjs::JSContext,
+        _argc: std::ffi::c_int,
+        argv: *mut qjs::JSValue,
+    ) -> qjs::JSValue {
+        // SAFETY: QuickJS passes the one argument given to `JS_EnqueueJob`.
+        unsafe { qjs::JS_Call(ctx, *argv, qjs::JS_UNDEFINED, 0, std::ptr::null_mut()) }
+    }
+    let queue = Function::new(
+        ctx.clone(),
+        |ctx: Ctx<'_>, callback: Value<'_>| -> rquickjs::Result<()> {
+            if !callback.is_function() {
+                return Err(rquickjs::Exception::throw_type(
+                    &ctx,
+                    "queueMicrotask callback must be a function",
+                ));
+            }
+            let mut argv = [callback.as_raw()];
+            // SAFETY: the context is locked; `JS_EnqueueJob` duplicates the argument.
+            let rc = unsafe {
+                qjs::JS_EnqueueJob(
+                    ctx.as_raw().as_ptr(),
+                    Some(call_callback),
+                    1,
+                    argv.as_mut_ptr(),
+                )
+            };
+            if rc < 0 {
+                return Err(rquickjs::Error::Exception);
+            }
+            Ok(())
+        },
+    )?
+    .with_name("queueMicrotask")?;
+    ctx.globals().set("queueMicrotask", queue)
 }
 
 /// What running one pending job did.

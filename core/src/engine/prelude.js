@@ -1,107 +1,128 @@
-// Evaluated once per session. Installs console and the timer functions, and returns the
-// helpers the host calls (formatting, value description, timers) without exposing them.
-(function (emit, consoleEnabled) {
+// Evaluated once per session, before any user code. Installs console and the timer functions,
+// and returns the helpers the host calls (formatting, value description, timers) without
+// exposing them.
+//
+// Everything the helpers use is captured here, before a script can replace it: a script may
+// patch `Array.prototype`, `Map.prototype.clear`, `JSON.stringify`, iterators or `instanceof`,
+// and neither the host's bookkeeping nor how a value is described may change because of it.
+// So: no spread, `for…of`, destructuring or array `push` (they go through patchable
+// iterators and setters); values are classified by the host (`classify`, which reads internal
+// slots); work lists are null-prototype objects.
+(function (emit, classify, consoleEnabled) {
   'use strict';
   const MAX_PREVIEW = 1000;
   const MAX_TEXT = 1 << 20;
   const MAX_DEPTH = 8;
 
-  function typeName(v) {
-    if (v === null) return 'null';
-    const t = typeof v;
-    if (t !== 'object') return t;
-    if (Array.isArray(v)) return 'array';
-    if (v instanceof Date) return 'date';
-    if (v instanceof RegExp) return 'regexp';
-    if (v instanceof Error) return 'error';
-    if (v instanceof Promise) return 'promise';
-    if (v instanceof Map) return 'map';
-    if (v instanceof Set) return 'set';
-    return 'object';
+  const apply = Reflect.apply;
+  const getOwn = Reflect.getOwnPropertyDescriptor;
+  const getProto = Reflect.getPrototypeOf;
+  const ownKeys = Object.keys;
+  const hasOwn = Object.hasOwn;
+  const toStr = String;
+  const toNumber = Number;
+  const jsonStringify = JSON.stringify;
+  const jsonParse = JSON.parse;
+  const now = Date.now;
+  const max = Math.max;
+  const dateGetTime = Date.prototype.getTime;
+  const dateToISOString = Date.prototype.toISOString;
+  const regexpToString = RegExp.prototype.toString;
+  const symbolToString = Symbol.prototype.toString;
+  const mapForEach = Map.prototype.forEach;
+  const setForEach = Set.prototype.forEach;
+  const mapSize = getOwn(Map.prototype, 'size').get;
+  const setSize = getOwn(Set.prototype, 'size').get;
+  const stringSlice = String.prototype.slice;
+  const TypeErrorCtor = TypeError;
+
+  function slice(s, end) { return apply(stringSlice, s, [0, end]); }
+
+  // A data property's value, without running getters (undefined for accessors).
+  function ownData(o, key) {
+    const d = getOwn(o, key);
+    return d !== undefined && hasOwn(d, 'value') ? d.value : undefined;
   }
 
   function functionText(f) {
     let name = '';
-    try { name = f.name; } catch (_) { /* a throwing getter leaves it anonymous */ }
-    return '[Function: ' + (name || 'anonymous') + ']';
+    try { name = ownData(f, 'name'); } catch (_) { /* a throwing trap leaves it anonymous */ }
+    return '[Function: ' + (typeof name === 'string' && name ? name : 'anonymous') + ']';
   }
 
   function errorText(e) {
     let name = 'Error', message = '';
-    try { name = String(e.name); message = String(e.message); } catch (_) { /* keep defaults */ }
+    try { name = toStr(e.name); message = toStr(e.message); } catch (_) { /* keep defaults */ }
     return message ? name + ': ' + message : name;
   }
 
   function dateText(d) {
-    return isNaN(d.getTime()) ? 'Invalid Date' : d.toISOString();
+    const t = apply(dateGetTime, d, []);
+    return t !== t ? 'Invalid Date' : apply(dateToISOString, d, []);
   }
 
   // Compact JSON-like text: {"a":1}, [1,2], nested strings quoted, cycles marked.
   function compact(value, limit) {
-    const parts = [];
-    const seen = [];
-    let length = 0;
-    function put(s) { parts.push(s); length += s.length; }
+    let text = '';
+    const seen = { __proto__: null };
     function walk(v, depth) {
-      if (length > limit) return;
-      if (v === null) return put('null');
+      if (text.length > limit) return;
+      if (v === null) { text += 'null'; return; }
       switch (typeof v) {
-        case 'undefined': return put('undefined');
-        case 'string': return put(JSON.stringify(v));
-        case 'number': case 'boolean': return put(String(v));
-        case 'bigint': return put(String(v) + 'n');
-        case 'symbol': return put(v.toString());
-        case 'function': return put(functionText(v));
+        case 'undefined': text += 'undefined'; return;
+        case 'string': text += jsonStringify(v); return;
+        case 'number': case 'boolean': text += toStr(v); return;
+        case 'bigint': text += toStr(v) + 'n'; return;
+        case 'symbol': text += apply(symbolToString, v, []); return;
+        case 'function': text += functionText(v); return;
       }
-      if (seen.includes(v)) return put('[Circular]');
-      const type = typeName(v);
-      if (type === 'date') return put(dateText(v));
-      if (type === 'regexp') return put(String(v));
-      if (type === 'error') return put(errorText(v));
-      if (type === 'promise') return put('Promise {}');
-      if (depth >= MAX_DEPTH) return put(type === 'array' ? '[Array]' : '[Object]');
-      seen.push(v);
-      try {
-        if (type === 'array') {
-          put('[');
-          for (let i = 0; i < v.length && length <= limit; i++) {
-            if (i) put(',');
-            walk(v[i], depth + 1);
-          }
-          put(']');
-        } else if (type === 'map' || type === 'set') {
-          put((type === 'map' ? 'Map(' : 'Set(') + v.size + ') {');
-          let first = true;
-          for (const entry of v) {
-            if (length > limit) break;
-            if (!first) put(',');
-            first = false;
-            if (type === 'map') { walk(entry[0], depth + 1); put(' => '); walk(entry[1], depth + 1); }
-            else walk(entry, depth + 1);
-          }
-          put('}');
-        } else {
-          put('{');
-          let first = true;
-          for (const key of Object.keys(v)) {
-            if (length > limit) break;
-            if (!first) put(',');
-            first = false;
-            put(JSON.stringify(key));
-            put(':');
-            let item;
-            try { item = v[key]; } catch (e) { put('[Getter threw]'); continue; }
-            walk(item, depth + 1);
-          }
-          put('}');
+      for (let i = 0; i < depth; i++) if (seen[i] === v) { text += '[Circular]'; return; }
+      const type = classify(v);
+      if (type === 'date') { text += dateText(v); return; }
+      if (type === 'regexp') { text += apply(regexpToString, v, []); return; }
+      if (type === 'error') { text += errorText(v); return; }
+      if (type === 'promise') { text += 'Promise {}'; return; }
+      if (depth >= MAX_DEPTH) { text += type === 'array' ? '[Array]' : '[Object]'; return; }
+      seen[depth] = v;
+      if (type === 'array') {
+        text += '[';
+        const length = v.length;
+        for (let i = 0; i < length && text.length <= limit; i++) {
+          if (i) text += ',';
+          let item;
+          try { item = v[i]; } catch (_) { text += '[Getter threw]'; continue; }
+          walk(item, depth + 1);
         }
-      } finally {
-        seen.pop();
+        text += ']';
+      } else if (type === 'map' || type === 'set') {
+        const isMap = type === 'map';
+        text += (isMap ? 'Map(' : 'Set(') + apply(isMap ? mapSize : setSize, v, []) + ') {';
+        let first = true;
+        apply(isMap ? mapForEach : setForEach, v, [function (item, key) {
+          if (text.length > limit) return;
+          if (!first) text += ',';
+          first = false;
+          if (isMap) { walk(key, depth + 1); text += ' => '; }
+          walk(item, depth + 1);
+        }]);
+        text += '}';
+      } else {
+        text += '{';
+        const keys = ownKeys(v);
+        for (let i = 0; i < keys.length && text.length <= limit; i++) {
+          if (i) text += ',';
+          const key = keys[i];
+          text += jsonStringify(key) + ':';
+          let item;
+          try { item = v[key]; } catch (_) { text += '[Getter threw]'; continue; }
+          walk(item, depth + 1);
+        }
+        text += '}';
       }
+      seen[depth] = undefined;
     }
     walk(value, 0);
-    const text = parts.join('');
-    return text.length > limit ? text.slice(0, limit) + '…' : text;
+    return text.length > limit ? slice(text, limit) + '…' : text;
   }
 
   function consoleText(args) {
@@ -112,18 +133,37 @@
       const type = typeof a;
       if (type === 'string') text += a;
       // Primitives print as JavaScript prints them, without the cost of `compact`.
-      else if (a === null || type === 'number' || type === 'boolean' || type === 'undefined') text += String(a);
-      else if (type === 'object' && typeName(a) === 'error') text += errorText(a);
+      else if (a === null || type === 'number' || type === 'boolean' || type === 'undefined') text += toStr(a);
+      else if (type === 'object' && classify(a) === 'error') text += errorText(a);
       // Each object or array is rendered up to MAX_TEXT characters (walking a huge graph
       // has to stop somewhere); strings are kept whole: max_output_kb bounds the event.
-      else text += compact(a, MAX_TEXT);
+      else {
+        try { text += compact(a, MAX_TEXT); } catch (_) { text += '[' + classify(a) + ']'; }
+      }
     }
     return text;
   }
 
+  // The name of the function that constructed `e`, read from data properties only.
+  function constructorName(e) {
+    if (e === null || (typeof e !== 'object' && typeof e !== 'function')) return '';
+    try {
+      const proto = getProto(e);
+      if (proto === null) return '';
+      const ctor = ownData(proto, 'constructor');
+      if (typeof ctor !== 'function') return '';
+      const name = ownData(ctor, 'name');
+      return typeof name === 'string' ? name : '';
+    } catch (_) {
+      return '';
+    }
+  }
+
   const noop = function () {};
   const consoleObject = {};
-  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+  const levels = ['log', 'info', 'warn', 'error', 'debug'];
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
     consoleObject[level] = consoleEnabled
       ? function (...args) { emit(level, consoleText(args)); }
       : noop;
@@ -131,18 +171,28 @@
   consoleObject.trace = consoleObject.debug;
   globalThis.console = consoleObject;
 
-  // Timers live here; the host waits for the earliest one and asks it to run.
-  const timers = new Map();
+  // Timers live here; the host waits for the earliest one and asks it to run. A
+  // null-prototype object keyed by id: adding, deleting and walking it calls nothing a
+  // script can replace.
+  let timers = { __proto__: null };
+  let timerCount = 0;
   let nextTimerId = 1;
   function schedule(callback, delay, args, repeat) {
     if (typeof callback !== 'function') {
-      throw new TypeError('timer callback must be a function');
+      throw new TypeErrorCtor('timer callback must be a function');
     }
-    delay = Number(delay);
+    delay = toNumber(delay);
     if (!(delay >= 1) || delay > 2147483647) delay = repeat ? 1 : 0;
     const id = nextTimerId++;
-    timers.set(id, { callback, args, delay, at: Date.now() + delay, repeat });
+    timers[id] = { __proto__: null, callback, args, delay, at: now() + delay, repeat };
+    timerCount++;
     return id;
+  }
+  function clear(id) {
+    if (typeof id === 'number' && timers[id] !== undefined) {
+      delete timers[id];
+      timerCount--;
+    }
   }
   globalThis.setTimeout = function setTimeout(callback, delay, ...args) {
     return schedule(callback, delay, args, false);
@@ -150,63 +200,66 @@
   globalThis.setInterval = function setInterval(callback, delay, ...args) {
     return schedule(callback, delay, args, true);
   };
-  globalThis.clearTimeout = function clearTimeout(id) { timers.delete(id); };
-  globalThis.clearInterval = function clearInterval(id) { timers.delete(id); };
-  globalThis.queueMicrotask = function queueMicrotask(callback) {
-    if (typeof callback !== 'function') {
-      throw new TypeError('queueMicrotask callback must be a function');
-    }
-    Promise.resolve().then(() => callback());
-  };
+  globalThis.clearTimeout = function clearTimeout(id) { clear(id); };
+  globalThis.clearInterval = function clearInterval(id) { clear(id); };
 
   return {
-    describe(v) {
-      const type = typeName(v);
-      let preview;
-      if (type === 'string') preview = v;
-      else if (type === 'function') preview = functionText(v);
-      else if (type === 'error') preview = errorText(v);
-      else if (type === 'date') preview = dateText(v);
-      else if (type === 'promise') preview = 'Promise {}';
-      else if (v === null || typeof v !== 'object') preview = String(v);
-      else preview = compact(v, MAX_PREVIEW);
-      let json;
-      if (type !== 'function' && type !== 'symbol' && type !== 'undefined') {
-        try { json = JSON.stringify(v); } catch (_) { json = undefined; }
-      }
-      return [type, preview, json];
+    // The preview of a value the host has classified as `type`.
+    preview(v, type) {
+      if (type === 'string') return v;
+      if (type === 'function') return functionText(v);
+      if (type === 'error') return errorText(v);
+      if (type === 'date') return dateText(v);
+      if (type === 'promise') return 'Promise {}';
+      if (type === 'symbol') return apply(symbolToString, v, []);
+      if (v === null || typeof v !== 'object') return toStr(v);
+      return compact(v, MAX_PREVIEW);
     },
-    exception(e) {
-      if (e !== null && typeof e === 'object' && typeName(e) === 'error') {
+    // [name, message, stack] of a thrown value.
+    exception(e, isError) {
+      if (isError) {
         let stack = '';
-        try { stack = String(e.stack ?? ''); } catch (_) { /* no stack */ }
+        try { stack = toStr(e.stack ?? ''); } catch (_) { /* no stack */ }
         let name = 'Error';
-        try { name = String(e.name); } catch (_) { /* keep default */ }
+        try { name = toStr(e.name); } catch (_) { /* keep default */ }
         return [name, errorText(e), stack];
       }
-      const text = typeof e === 'string' ? e : compact(e, MAX_PREVIEW);
-      return ['Uncaught', 'Uncaught ' + text, ''];
+      let text;
+      try {
+        text = typeof e === 'string' ? e : compact(e, MAX_PREVIEW);
+      } catch (_) {
+        text = '[' + classify(e) + ']';
+      }
+      return [constructorName(e) || 'Uncaught', 'Uncaught ' + text, ''];
     },
     nextTimerDelay() {
+      if (timerCount === 0) return -1;
       let at = -1;
-      for (const t of timers.values()) if (at < 0 || t.at < at) at = t.at;
-      return at < 0 ? -1 : Math.max(0, at - Date.now());
+      for (const id in timers) {
+        const t = timers[id];
+        if (at < 0 || t.at < at) at = t.at;
+      }
+      return at < 0 ? -1 : max(0, at - now());
     },
     runDueTimer() {
-      const now = Date.now();
-      let dueId = 0, due = null;
-      for (const [id, t] of timers) {
-        if (t.at <= now && (due === null || t.at < due.at)) { dueId = id; due = t; }
+      const time = now();
+      let dueId = '', due = null;
+      for (const id in timers) {
+        const t = timers[id];
+        if (t.at <= time && (due === null || t.at < due.at)) { dueId = id; due = t; }
       }
       if (due === null) return false;
-      if (due.repeat) due.at = now + due.delay; else timers.delete(dueId);
-      due.callback(...due.args);
+      if (due.repeat) due.at = time + due.delay;
+      else { delete timers[dueId]; timerCount--; }
+      apply(due.callback, undefined, due.args);
       return true;
     },
-    clearTimers() { timers.clear(); },
+    // Whether any timer is left (after the result was described, say).
+    hasTimers() { return timerCount > 0; },
+    clearTimers() { timers = { __proto__: null }; timerCount = 0; },
     setGlobals(argsJson, envJson) {
-      globalThis.__ARGS__ = JSON.parse(argsJson);
-      globalThis.__ENV__ = JSON.parse(envJson);
+      globalThis.__ARGS__ = jsonParse(argsJson);
+      globalThis.__ENV__ = jsonParse(envJson);
     },
   };
 })
