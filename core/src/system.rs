@@ -808,7 +808,6 @@ impl VmSystem {
     /// [`follow`](Self::follow), stop it with [`cancel_execution`](Self::cancel_execution).
     pub fn start_repl(&self, session_id: &str, input: &str) -> Result<Execution> {
         self.usable()?;
-        reject_nul("input", input)?;
         let live = self.live(session_id)?;
         let job = Job {
             kind: ExecutionKind::Repl,

@@ -1,11 +1,14 @@
 #!/bin/sh
 # Builds the engine's own test262 runner, run-test262, from the QuickJS-NG source that
-# rquickjs-sys bundles (the engine vm-system runs), and copies its test262.conf beside it.
+# rquickjs-sys bundles, and copies its test262.conf beside it.
 #
 #   tests/test262/build-baseline.sh OUT_DIR
 #
-# The source is the one in Cargo's registry (run `cargo fetch` first); nothing is
-# downloaded and nothing is written into the repository.
+# The engine itself (quickjs.c, libregexp.c, libunicode.c, dtoa.c) comes from the patched
+# copy vm-system builds (vendor/rquickjs-sys/quickjs), so the baseline is the very engine
+# vm-system runs; run-test262.c, quickjs-libc.c and test262.conf, which rquickjs-sys ships
+# but does not compile, come from the same rquickjs-sys release in Cargo's registry (run
+# `cargo fetch` first). Nothing is downloaded and nothing is written into the repository.
 set -eu
 out=${1:?usage: build-baseline.sh OUT_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,10 +20,12 @@ if [ -z "$src" ]; then
     echo "rquickjs-sys $version is not in $registry: run 'cargo fetch' first" >&2
     exit 1
 fi
+engine=$root/vendor/rquickjs-sys/quickjs
+[ -f "$engine/quickjs.c" ] || engine=$src
 mkdir -p "$out"
-echo "building run-test262 from $src"
-${CC:-cc} -O2 -D_GNU_SOURCE -I"$src" -o "$out/run-test262" \
-    "$src/run-test262.c" "$src/quickjs.c" "$src/libregexp.c" "$src/libunicode.c" \
-    "$src/dtoa.c" "$src/quickjs-libc.c" -lm -lpthread -ldl
+echo "building run-test262 from $src with the engine in $engine"
+${CC:-cc} -O2 -D_GNU_SOURCE -I"$engine" -I"$src" -o "$out/run-test262" \
+    "$src/run-test262.c" "$src/quickjs-libc.c" "$engine/quickjs.c" "$engine/libregexp.c" \
+    "$engine/libunicode.c" "$engine/dtoa.c" -lm -lpthread -ldl
 cp "$src/test262.conf" "$out/test262.conf"
 echo "$out/run-test262 and $out/test262.conf ready"
