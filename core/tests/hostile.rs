@@ -586,3 +586,103 @@ fn nothing_of_a_stopped_run_runs_later() {
         },
     );
 }
+
+// ---- 10. exec descendants ----
+
+/// Starts a background job and a `setsid` descendant (each writing its pid to
+/// `<name>.job` / `<name>.setsid`), then sleeps for `$2` seconds and prints `started`.
+const SPAWN: &str = r#"setsid sh -c 'echo $$ > "$0.setsid"; exec sleep 300' "$1" &
+sleep 300 &
+echo $! > "$1.job"
+while [ ! -s "$1.setsid" ]; do sleep 0.01; done
+sleep "$2"
+echo started
+"#;
+
+/// Whether process `pid` still runs (a zombie does not).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn pids(tree: &Worktree, name: &str) -> Vec<i32> {
+    ["job", "setsid"]
+        .iter()
+        .map(|kind| {
+            let path = tree.path.join(format!("{name}.{kind}"));
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+fn nothing_started_by_exec_outlives_it() {
+    isolated(
+        "nothing_started_by_exec_outlives_it",
+        Duration::from_secs(90),
+        || {
+            let (vm, sid, tree) = session(&["exec"], json!({"limits": {"wall_ms": 1500}}));
+            tree.write("spawn.sh", SPAWN);
+            ok(&vm, &sid, "var exec = require('exec')");
+            let before = threads();
+            // The program returns while its background job and setsid'd child still run.
+            for i in 0..5 {
+                let started = Instant::now();
+                let out = ok(&vm, &sid, &format!("exec.run('sh', ['spawn.sh', 'r{i}', '0'])"));
+                assert_eq!(out, json!("started\n"));
+                assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+                for pid in pids(&tree, &format!("r{i}")) {
+                    assert!(!alive(pid), "process {pid} outlived exec.run");
+                }
+            }
+            // The program is stopped by wall_ms.
+            let exec = vm.repl(&sid, "exec.run('sh', ['spawn.sh', 't', '300'])").unwrap();
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            for pid in pids(&tree, "t") {
+                assert!(!alive(pid), "process {pid} outlived the timeout");
+            }
+            assert_eq!(threads(), before, "threads left behind");
+
+            // close_session, then VmSystem::close, while the program runs.
+            for how in ["close_session", "close"] {
+                let (vm, sid, tree) = session(&["exec"], json!({"limits": {"wall_ms": 60000}}));
+                tree.write("spawn.sh", SPAWN);
+                let (v, s) = (vm.clone(), sid.clone());
+                let running = std::thread::spawn(move || {
+                    v.repl(&s, "require('exec').run('sh', ['spawn.sh', 'c', '300'])")
+                });
+                let started = Instant::now();
+                while !tree.path.join("c.setsid").exists() || !tree.path.join("c.job").exists() {
+                    assert!(started.elapsed() < Duration::from_secs(20));
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                if how == "close" {
+                    vm.close();
+                } else {
+                    vm.close_session(&sid).unwrap();
+                }
+                let exec = running.join().unwrap().unwrap();
+                assert_eq!(exec.status, ExecutionStatus::Cancelled, "{how}");
+                for pid in pids(&tree, "c") {
+                    assert!(!alive(pid), "process {pid} outlived {how}");
+                }
+            }
+        },
+    );
+}
