@@ -22,6 +22,10 @@ fn isolated(test: &str, limit: Duration, attack: impl FnOnce()) {
         attack();
         return;
     }
+    // One attack at a time: several of them time the host against the limits, and
+    // attacks running side by side would only measure each other.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let out = tempfile::NamedTempFile::new().unwrap();
     // One descriptor for both streams, so they share an offset and interleave.
     let log = out.reopen().unwrap();
