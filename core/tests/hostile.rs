@@ -647,15 +647,25 @@ fn nothing_started_by_exec_outlives_it() {
             // The program returns while its background job and setsid'd child still run.
             for i in 0..5 {
                 let started = Instant::now();
-                let out = ok(&vm, &sid, &format!("exec.run('sh', ['spawn.sh', 'r{i}', '0'])"));
+                let out = ok(
+                    &vm,
+                    &sid,
+                    &format!("exec.run('sh', ['spawn.sh', 'r{i}', '0'])"),
+                );
                 assert_eq!(out, json!("started\n"));
-                assert!(started.elapsed() < Duration::from_millis(1000), "{:?}", started.elapsed());
+                assert!(
+                    started.elapsed() < Duration::from_millis(1000),
+                    "{:?}",
+                    started.elapsed()
+                );
                 for pid in pids(&tree, &format!("r{i}")) {
                     assert!(!alive(pid), "process {pid} outlived exec.run");
                 }
             }
             // The program is stopped by wall_ms.
-            let exec = vm.repl(&sid, "exec.run('sh', ['spawn.sh', 't', '300'])").unwrap();
+            let exec = vm
+                .repl(&sid, "exec.run('sh', ['spawn.sh', 't', '300'])")
+                .unwrap();
             assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
             for pid in pids(&tree, "t") {
                 assert!(!alive(pid), "process {pid} outlived the timeout");
