@@ -138,6 +138,22 @@ struct Job {
     module: bool,
 }
 
+impl Job {
+    /// A REPL snippet: a global script whose source is its input.
+    fn repl(input: &str) -> Job {
+        Job {
+            kind: ExecutionKind::Repl,
+            input: Some(input.to_string()),
+            path: None,
+            args: json!({}),
+            env: json!({}),
+            source: input.to_string(),
+            globals: false,
+            module: false,
+        }
+    }
+}
+
 impl VmSystem {
     /// Opens (or creates) a database file, migrating its schema forward.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -729,16 +745,7 @@ impl VmSystem {
     ) -> Result<Execution> {
         self.usable()?;
         let live = self.live(session_id)?;
-        let job = Job {
-            kind: ExecutionKind::Repl,
-            input: Some(input.to_string()),
-            path: None,
-            args: json!({}),
-            env: json!({}),
-            source: input.to_string(),
-            globals: false,
-            module: false,
-        };
+        let job = Job::repl(input);
         self.execute_live(session_id, &live, job, watcher)
     }
 
@@ -809,16 +816,7 @@ impl VmSystem {
     pub fn start_repl(&self, session_id: &str, input: &str) -> Result<Execution> {
         self.usable()?;
         let live = self.live(session_id)?;
-        let job = Job {
-            kind: ExecutionKind::Repl,
-            input: Some(input.to_string()),
-            path: None,
-            args: json!({}),
-            env: json!({}),
-            source: input.to_string(),
-            globals: false,
-            module: false,
-        };
+        let job = Job::repl(input);
         self.start_live(session_id, live, job)
     }
 
