@@ -550,14 +550,32 @@ fn long_sql_statements_stop_within_the_limits() {
             // Values beyond the connection's length limit are refused outright.
             let e = caught(&vm, &sid, "db.query('SELECT length(randomblob(5e7)) AS n')");
             assert_eq!(e["code"], json!("SQLITE_TOOBIG"), "{e}");
+            // A statement without loops, of many of the largest values allowed (the issue's
+            // attack, scaled up): stopped within 1.2 x wall_ms + 50 ms, not at its end.
+            let columns: Vec<String> = (0..256)
+                .map(|i| format!("length(randomblob(2000000)) AS c{i}"))
+                .collect();
+            let sql = format!("SELECT {}", columns.join(", "));
+            let (exec, took) = timed(&vm, &sid, &format!("db.query({sql:?})"));
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            println!("256 x randomblob(2e6) with wall_ms 200 stopped after {took:?}");
+            assert!(took < Duration::from_millis(290), "took {took:?}");
+            let columns: Vec<String> = (0..2000)
+                .map(|i| format!("length(zeroblob(4000000) || 'x') AS c{i}"))
+                .collect();
+            let sql = format!("SELECT {}", columns.join(", "));
+            let (exec, took) = timed(&vm, &sid, &format!("db.query({sql:?})"));
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            println!("2000 concatenations of 4 MB with wall_ms 200 stopped after {took:?}");
+            assert!(took < Duration::from_millis(290), "took {took:?}");
             // Values in a loop: stopped within 1.2 x wall_ms + 50 ms.
             let (exec, took) = timed(
                 &vm,
                 &sid,
-                "db.query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT sum(length(randomblob(40000))) AS n FROM c')",
+                "db.query('WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT sum(length(randomblob(4000000))) AS n FROM c')",
             );
             assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
-            println!("a loop of randomblob(4e4) with wall_ms 200 stopped after {took:?}");
+            println!("a loop of randomblob(4e6) with wall_ms 200 stopped after {took:?}");
             assert!(took < Duration::from_millis(290), "took {took:?}");
         },
     );
