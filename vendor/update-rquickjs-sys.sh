@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Re-creates vendor/rquickjs-sys from a crates.io release of rquickjs-sys and applies
-# vendor/rquickjs-sys.patch (interrupt polls in QuickJS-NG's generic array loops and
-# JS_DiscardPendingJobs; see vendor/README.md). Run it when upgrading rquickjs:
+# vendor/rquickjs-sys.patch (interrupt polls in QuickJS-NG's generic array loops, sorts
+# and long string/JSON/from loops, and JS_DiscardPendingJobs; see vendor/README.md). Run it when upgrading rquickjs:
 #   bash vendor/update-rquickjs-sys.sh 0.14.0
 # If the patch no longer applies, port each hunk by hand (they are small) and regenerate
 # the patch with `diff -ru` against the pristine copy the script leaves in $TMPDIR.

@@ -586,6 +586,7 @@ impl VmSystem {
             worktree: live.worktree.clone(),
             modules: detail.modules.clone(),
             protected: self.inner.protected.clone(),
+            exec_isolation: modules::exec_isolation(&detail.capabilities),
         };
         let engine = Engine::new(&detail.settings, &host, live.active.clone())
             .map_err(|e| failed(format!("runtime: {e}")))?;

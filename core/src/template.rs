@@ -386,7 +386,7 @@ pub(crate) fn validate_capability(kind: &str, name: &str, config: &Value) -> Res
             "capability config must be an object, got {config}"
         )));
     }
-    Ok(())
+    crate::modules::check_capability(kind, name, config)
 }
 
 /// Checks the engine name given at creation.

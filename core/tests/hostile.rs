@@ -718,3 +718,410 @@ fn nothing_started_by_exec_outlives_it() {
         },
     );
 }
+
+// ---- 10. exec under OS isolation (opt-in: bwrap) ----
+
+/// A ready session whose template enables `exec` with `exec_config` as the config of its
+/// `exec` module capability.
+fn exec_session(vm: &VmSystem, exec_config: Value, tree: &Worktree) -> String {
+    let t = vm.create_template("isolated", "quickjs").unwrap();
+    vm.add_module(&t.id, "exec").unwrap();
+    vm.add_capability(&t.id, "module", "exec", true, &exec_config)
+        .unwrap();
+    vm.create_session(&t.id, "ws", "abc", tree.str())
+        .unwrap()
+        .id
+}
+
+/// Whether bwrap can create its namespaces on this machine (it cannot in some
+/// containers).
+fn bwrap_works() -> bool {
+    Command::new("bwrap")
+        .args([
+            "--unshare-all",
+            "--unshare-user",
+            "--ro-bind",
+            "/",
+            "/",
+            "true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn exec_isolation_config_is_validated() {
+    let vm = VmSystem::open_in_memory().unwrap();
+    let t = vm.create_template("t", "quickjs").unwrap();
+    for (config, says) in [
+        (
+            json!({"isolation": "bwarp"}),
+            "must be \"none\" or \"bwrap\"",
+        ),
+        (json!({"isolation": true}), "must be \"none\" or \"bwrap\""),
+        (json!({"isolaton": "bwrap"}), "unknown key \"isolaton\""),
+    ] {
+        let e = vm
+            .add_capability(&t.id, "module", "exec", true, &config)
+            .unwrap_err();
+        assert_eq!(e.code(), vm_system::ErrorCode::Validation, "{config}");
+        assert!(e.to_string().contains(says), "{config}: {e}");
+    }
+    for config in [
+        json!({}),
+        json!({"isolation": "none"}),
+        json!({"isolation": "bwrap"}),
+    ] {
+        vm.add_capability(&t.id, "module", "exec", true, &config)
+            .unwrap();
+    }
+    // Other capabilities keep their free-form config.
+    vm.add_capability(&t.id, "module", "fs", true, &json!({"isolation": 1}))
+        .unwrap();
+}
+
+#[test]
+fn exec_under_bwrap_sees_only_the_worktree_and_no_network() {
+    isolated(
+        "exec_under_bwrap_sees_only_the_worktree_and_no_network",
+        Duration::from_secs(90),
+        || {
+            assert!(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap())
+                    .any(|d| d.join("bwrap").is_file()),
+                "bubblewrap is not installed: apt-get install -y bubblewrap"
+            );
+            let vm = VmSystem::open_in_memory().unwrap();
+            let outside = Worktree::new(&[("secret.txt", "the host's secret")]);
+            let secret = outside.path.join("secret.txt");
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let read_secret = format!("exec.run('cat', [{:?}])", secret.to_str().unwrap());
+            let connect =
+                format!("exec.run('bash', ['-c', 'echo hi > /dev/tcp/127.0.0.1/{port}'])");
+
+            // Without isolation the program reads outside the worktree and reaches the
+            // host's loopback.
+            let plain_tree = Worktree::new(&[]);
+            let plain = exec_session(&vm, json!({}), &plain_tree);
+            ok(&vm, &plain, "var exec = require('exec')");
+            assert_eq!(ok(&vm, &plain, &read_secret), json!("the host's secret"));
+            ok(&vm, &plain, &connect);
+            listener.accept().unwrap();
+
+            let tree = Worktree::new(&[("in.txt", "inside")]);
+            let sid = exec_session(&vm, json!({"isolation": "bwrap"}), &tree);
+            ok(&vm, &sid, "var exec = require('exec')");
+            if !bwrap_works() {
+                // No user namespaces here: the call fails clearly, never runs unisolated.
+                let e = caught(&vm, &sid, &read_secret);
+                assert_eq!(e["code"], "ERR_EXEC_ISOLATION", "{e}");
+                eprintln!("bwrap cannot create namespaces on this machine: {e}");
+                return;
+            }
+            // The worktree: readable and writable, the working directory.
+            assert_eq!(
+                ok(&vm, &sid, "exec.run('cat', ['in.txt'])"),
+                json!("inside")
+            );
+            assert_eq!(
+                ok(
+                    &vm,
+                    &sid,
+                    "exec.run('sh', ['-c', 'echo made > made.txt; pwd'])"
+                ),
+                json!(format!("{}\n", tree.str()))
+            );
+            assert_eq!(
+                std::fs::read_to_string(tree.path.join("made.txt")).unwrap(),
+                "made\n"
+            );
+            // Outside the worktree: not there (the file and its directory).
+            let e = caught(&vm, &sid, &format!("{read_secret}; e"));
+            assert!(
+                e["message"].as_str().unwrap().contains("No such file"),
+                "{e}"
+            );
+            // The rest of the filesystem is read-only, /tmp is private and empty.
+            let e = caught(&vm, &sid, "exec.run('touch', ['/usr/x'])");
+            assert!(e["message"].as_str().unwrap().contains("Read-only"), "{e}");
+            assert_eq!(
+                ok(
+                    &vm,
+                    &sid,
+                    "exec.run('sh', ['-c', 'ls -A /tmp | grep -v \"^$(basename $PWD)$\" | wc -l'])"
+                ),
+                json!("0\n")
+            );
+            // No network: the host's loopback cannot be reached.
+            let e = caught(&vm, &sid, &connect);
+            assert!(
+                e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Connection refused")
+                    || e["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Network is unreachable"),
+                "{e}"
+            );
+            // Its own process view: only the sandbox's processes.
+            let seen = ok(
+                &vm,
+                &sid,
+                "exec.run('sh', ['-c', 'ls /proc | grep -c \"^[0-9]\"'])",
+            );
+            let seen: u32 = seen.as_str().unwrap().trim().parse().unwrap();
+            assert!(seen <= 4, "the sandbox sees {seen} processes");
+            // No capabilities.
+            let caps = ok(
+                &vm,
+                &sid,
+                "exec.run('grep', ['CapEff', '/proc/self/status'])",
+            );
+            assert!(
+                caps.as_str().unwrap().contains("0000000000000000"),
+                "{caps}"
+            );
+            // A program missing in the sandbox is ENOENT, as without isolation.
+            let e = caught(&vm, &sid, "exec.run('no-such-program-here')");
+            assert_eq!(e["code"], "ENOENT", "{e}");
+            // Non-zero exits still carry exitCode and output.
+            assert_eq!(
+                ok(&vm, &sid, "(() => { try { exec.run('sh', ['-c', 'echo out; exit 3']) } catch (e) { return [e.exitCode, e.output] } })()"),
+                json!([3, "out\n"])
+            );
+            // The limits still stop it.
+            let (vm2, tree2) = (VmSystem::open_in_memory().unwrap(), Worktree::new(&[]));
+            let t = vm2.create_template("slow", "quickjs").unwrap();
+            vm2.update_settings(&t.id, &json!({"limits": {"wall_ms": 500}}))
+                .unwrap();
+            vm2.add_module(&t.id, "exec").unwrap();
+            vm2.add_capability(
+                &t.id,
+                "module",
+                "exec",
+                true,
+                &json!({"isolation": "bwrap"}),
+            )
+            .unwrap();
+            let s2 = vm2
+                .create_session(&t.id, "ws", "abc", tree2.str())
+                .unwrap()
+                .id;
+            let (exec, took) = timed(&vm2, &s2, "require('exec').run('sleep', ['30'])");
+            assert_eq!(exec.status, ExecutionStatus::Timeout, "{:?}", exec.error);
+            assert!(took < Duration::from_millis(1500), "{took:?}");
+        },
+    );
+}
+
+#[test]
+fn exec_isolation_never_runs_a_program_unisolated() {
+    isolated(
+        "exec_isolation_never_runs_a_program_unisolated",
+        Duration::from_secs(60),
+        || {
+            let tree = Worktree::new(&[]);
+            let fake = Worktree::new(&[(
+                "bwrap",
+                "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n",
+            )]);
+            let fake_bwrap = fake.path.join("bwrap");
+            std::fs::set_permissions(
+                &fake_bwrap,
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .unwrap();
+            // Single-threaded here (the child process of this test), so PATH may change.
+            std::env::set_var("PATH", "/nonexistent");
+            let vm = VmSystem::open_in_memory().unwrap();
+            let sid = exec_session(&vm, json!({"isolation": "bwrap"}), &tree);
+            let run = "require('exec').run('touch', ['ran'])";
+            // bwrap missing from the host's PATH.
+            let e = caught(&vm, &sid, run);
+            assert_eq!(e["code"], "ERR_EXEC_ISOLATION", "{e}");
+            let message = e["message"].as_str().unwrap();
+            assert!(message.contains("bwrap is not installed"), "{message}");
+            assert!(message.contains("apt-get install bubblewrap"), "{message}");
+            // bwrap present but unable to create its sandbox.
+            std::env::set_var("PATH", fake.str());
+            let e = caught(&vm, &sid, run);
+            assert_eq!(e["code"], "ERR_EXEC_ISOLATION", "{e}");
+            let message = e["message"].as_str().unwrap();
+            assert!(message.contains("could not be set up"), "{message}");
+            assert!(
+                message.contains("non-privileged user namespaces"),
+                "{message}"
+            );
+            assert!(
+                !tree.path.join("ran").exists(),
+                "the program ran unisolated"
+            );
+            // A disabled capability, or isolation "none", runs it as before.
+            std::env::set_var("PATH", "/usr/bin:/bin");
+            let t = vm.create_template("off", "quickjs").unwrap();
+            vm.add_module(&t.id, "exec").unwrap();
+            vm.add_capability(
+                &t.id,
+                "module",
+                "exec",
+                false,
+                &json!({"isolation": "bwrap"}),
+            )
+            .unwrap();
+            let off = vm
+                .create_session(&t.id, "ws", "abc", tree.str())
+                .unwrap()
+                .id;
+            ok(&vm, &off, run);
+            assert!(tree.path.join("ran").exists());
+        },
+    );
+}
+
+// ---- 4. (continued) Long single built-in calls (issue 14, item 1) ----
+
+/// One million numbers, in an order a sort has to work on.
+const NUMBERS: &str = "var a = []; for (let i = 0; i < 1e6; i++) a.push((i * 7919) % 1000003);";
+
+/// 2^24 doubles (128 MiB), sixteen copies of 2^20 values.
+const DOUBLES: &str = "var t = new Float64Array(1 << 24); for (let i = 0; i < 1 << 20; i++) t[i] = (i * 7919) % 1000003; for (let n = 1 << 20; n < t.length; n *= 2) t.copyWithin(n, 0, n);";
+
+/// Built-in calls that each run for seconds in native code, with their set-up.
+fn long_native_calls() -> Vec<(&'static str, String)> {
+    vec![
+        ("Array.prototype.sort", format!("{NUMBERS} a.sort()")),
+        ("TypedArray.prototype.sort", format!("{DOUBLES} t.sort()")),
+        ("TypedArray.prototype.join", format!("{DOUBLES} t.join()")),
+        (
+            "String.prototype.repeat",
+            "'ab'.repeat(2 ** 27).length".into(),
+        ),
+        (
+            "String.prototype.padStart",
+            "''.padStart(2 ** 28, 'ab').length".into(),
+        ),
+        (
+            "String.prototype.padEnd",
+            "''.padEnd(2 ** 28, 'ab').length".into(),
+        ),
+        (
+            "JSON.stringify",
+            "JSON.stringify(new Array(3e7)).length".into(),
+        ),
+        (
+            "Array.from (iterable)",
+            "Array.from(new Array(3e7).keys()).length".into(),
+        ),
+        (
+            "Array.from (array-like)",
+            "Array.from({length: 2 ** 32 - 1}).length".into(),
+        ),
+        (
+            "TypedArray.from",
+            "Uint8Array.from({length: 2e8}).length".into(),
+        ),
+        (
+            "Array.prototype.fill",
+            "Array.prototype.fill.call({length: 2 ** 53 - 1}, 0)".into(),
+        ),
+    ]
+}
+
+#[test]
+fn long_native_calls_stop_within_the_limits() {
+    isolated(
+        "long_native_calls_stop_within_the_limits",
+        Duration::from_secs(240),
+        || {
+            let wall_ms = 1000;
+            let (vm, sid, _t) = session(
+                &[],
+                json!({"limits": {"wall_ms": wall_ms, "cpu_ms": 60000, "mem_mb": 1024}}),
+            );
+            let bound = Duration::from_millis(wall_ms * 12 / 10 + 50);
+            for (name, attack) in long_native_calls() {
+                let (exec, took) = timed(&vm, &sid, &attack);
+                eprintln!("{name}: {:?} after {took:?}", exec.status);
+                assert_eq!(
+                    exec.status,
+                    ExecutionStatus::Timeout,
+                    "{name}: {:?}",
+                    exec.error
+                );
+                assert!(took < bound, "wall_ms: {name} took {took:?}");
+            }
+            // cpu_ms, cancel and close stop them too.
+            let (vm, sid, _t) = session(
+                &[],
+                json!({"limits": {"wall_ms": 60000, "cpu_ms": 800, "mem_mb": 1024}}),
+            );
+            for (name, attack) in &long_native_calls()[..2] {
+                let (exec, took) = timed(&vm, &sid, attack);
+                assert_eq!(
+                    exec.status,
+                    ExecutionStatus::Timeout,
+                    "{name}: {:?}",
+                    exec.error
+                );
+                // CPU time runs slower than the wall clock on a busy machine.
+                assert!(
+                    took < Duration::from_secs(10),
+                    "cpu_ms: {name} took {took:?}"
+                );
+            }
+            let (vm, sid, _t) = session(
+                &[],
+                json!({"limits": {"wall_ms": 60000, "cpu_ms": 60000, "mem_mb": 1024}}),
+            );
+            for close in [false, true] {
+                ok(&vm, &sid, &format!("{NUMBERS} {DOUBLES} 0"));
+                for sort in ["a.sort()", "t.sort()"] {
+                    if close && sort == "t.sort()" {
+                        break;
+                    }
+                    let (v, s) = (vm.clone(), sid.clone());
+                    let stopper = std::thread::spawn(move || {
+                        let started = Instant::now();
+                        while v.running_execution(&s).is_none() {
+                            assert!(started.elapsed() < Duration::from_secs(20));
+                            std::thread::sleep(Duration::from_millis(2));
+                        }
+                        // Well into the sort.
+                        std::thread::sleep(Duration::from_millis(200));
+                        let at = Instant::now();
+                        if close {
+                            v.close_session(&s).unwrap();
+                        } else {
+                            v.cancel_execution(&v.running_execution(&s).unwrap())
+                                .unwrap();
+                        }
+                        (at, at.elapsed())
+                    });
+                    let exec = vm.repl(&sid, sort).unwrap();
+                    let ended = Instant::now();
+                    let (stopped, call) = stopper.join().unwrap();
+                    assert_eq!(
+                        exec.status,
+                        ExecutionStatus::Cancelled,
+                        "{sort} close={close}"
+                    );
+                    let after = ended.duration_since(stopped);
+                    assert!(
+                        after < Duration::from_millis(250),
+                        "{sort}: ended {after:?} after the stop"
+                    );
+                    assert!(
+                        call < Duration::from_millis(250),
+                        "{sort}: the stop call took {call:?}"
+                    );
+                }
+            }
+        },
+    );
+}

@@ -6,13 +6,24 @@
 //! that calls `setsid` or double-forks — stays its descendant. When the program exits, or
 //! the run stops, the supervisor kills and reaps all of them before it exits itself, so
 //! nothing started by `exec.run` outlives the call, and the thread reading the output
-//! ends with it. What `exec` cannot isolate: the program runs as the host's user, sees
-//! the host's filesystem and network, and can do whatever that user can.
+//! ends with it. What `exec` cannot isolate by itself: the program runs as the host's
+//! user, sees the host's filesystem and network, and can do whatever that user can.
+//!
+//! Opt-in OS isolation: with `{"isolation": "bwrap"}` in the config of the template's
+//! `exec` module capability (`kind: "module", name: "exec"`), the program runs under
+//! bubblewrap in new namespaces (user, mount, pid, network, ipc, uts, cgroup) with no
+//! capabilities: it sees a read-only `/usr` (and `/bin`, `/lib*`), a few read-only files
+//! of `/etc`, a private `/tmp`, `/proc` and `/dev`, and the worktree read-write — nothing
+//! else of the host's filesystem, and no network. When bwrap is requested but missing or
+//! cannot set up the sandbox, the call throws (`code: 'ERR_EXEC_ISOLATION'`); it never
+//! runs the program unisolated.
 
+use std::ffi::OsString;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -21,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use rquickjs::function::Opt;
 use rquickjs::{Ctx, IntoJs, Object, Value};
+use serde_json::Value as Json;
 
 use super::{add_function, host_call, string_arg, throw, type_error, Host};
 use crate::event::{system_payload, EventType, SystemLevel};
@@ -36,8 +48,48 @@ const MAX_OUTPUT: usize = 16 << 20;
 /// How much of the output an error message quotes.
 const MESSAGE_OUTPUT: usize = 2000;
 
+/// How `exec.run` isolates the programs it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Isolation {
+    /// None beyond the worktree as working directory and a minimal environment.
+    #[default]
+    None,
+    /// Each program runs under bubblewrap (`bwrap`): see the module's documentation.
+    Bwrap,
+}
+
+/// The config keys of the `exec` module capability.
+const CONFIG_KEYS: &[&str] = &["isolation"];
+
+/// Reads the config of the `exec` module capability (`{"isolation": "none" | "bwrap"}`).
+/// Unknown keys and values are refused: a typo must not silently leave programs
+/// unisolated.
+pub(crate) fn parse_config(config: &Json) -> Result<Isolation, String> {
+    let Some(object) = config.as_object() else {
+        return Err(format!(
+            "the config of the exec module capability must be an object, got {config}"
+        ));
+    };
+    if let Some(key) = object.keys().find(|k| !CONFIG_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "the config of the exec module capability has an unknown key {key:?}; known keys: {}",
+            CONFIG_KEYS.join(", ")
+        ));
+    }
+    match object.get("isolation") {
+        None => Ok(Isolation::None),
+        Some(Json::String(s)) if s == "none" => Ok(Isolation::None),
+        Some(Json::String(s)) if s == "bwrap" => Ok(Isolation::Bwrap),
+        Some(other) => Err(format!(
+            "exec isolation must be \"none\" or \"bwrap\", got {other}"
+        )),
+    }
+}
+
 struct Exec {
     worktree: PathBuf,
+    /// The isolation the template asks for, or why its config is unusable.
+    isolation: Result<Isolation, String>,
     active: Arc<ActiveRun>,
 }
 
@@ -46,6 +98,132 @@ enum Ended {
     Exited(ExitStatus, String),
     /// The execution was stopped (limit or cancel) and the program killed.
     Stopped,
+    /// The sandbox could not start the program (bwrap's own message; the program never
+    /// ran). `code` is `ENOENT`/`EACCES` when the program itself could not be executed
+    /// inside the sandbox, `ERR_EXEC_ISOLATION` when the sandbox could not be set up.
+    NotStarted {
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Why a call could not start.
+enum Failed {
+    /// The program (or bwrap) could not be spawned.
+    Spawn(std::io::Error),
+    /// Isolation was requested and cannot be had: the program is not run.
+    Isolation(String),
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Failed::Spawn(e)
+    }
+}
+
+/// The `bwrap` executable on the host's `PATH`.
+fn find_bwrap() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("bwrap"))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// Read-only files of `/etc` a program may need (dynamic linking, users, time zone, the
+/// Debian alternatives that `/usr/bin` links point to); the rest of `/etc` stays hidden.
+const ETC: &[&str] = &[
+    "/etc/alternatives",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+];
+
+/// bubblewrap's arguments before the program: new namespaces, no capabilities, a
+/// read-only minimal root, private `/tmp`, the worktree read-write, and the status
+/// descriptor through which bwrap reports whether the program started.
+fn sandbox_args(worktree: &Path, status_fd: RawFd) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--unshare-all",
+        "--unshare-user",
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    // /bin, /lib… are links into /usr on merged-/usr systems and directories elsewhere.
+    for dir in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(dir) {
+                    args.extend(["--symlink".into(), target.into_os_string(), dir.into()]);
+                }
+            }
+            Ok(m) if m.is_dir() => args.extend(["--ro-bind".into(), dir.into(), dir.into()]),
+            _ => {}
+        }
+    }
+    for file in ETC {
+        args.extend(["--ro-bind-try".into(), (*file).into(), (*file).into()]);
+    }
+    args.extend(
+        ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            .iter()
+            .map(OsString::from),
+    );
+    // After /tmp, so a worktree below /tmp is bound over the private one.
+    let worktree = worktree.as_os_str().to_os_string();
+    args.extend([
+        "--bind".into(),
+        worktree.clone(),
+        worktree.clone(),
+        "--chdir".into(),
+        worktree,
+        "--json-status-fd".into(),
+        status_fd.to_string().into(),
+        "--".into(),
+    ]);
+    args
+}
+
+/// What bwrap wrote on its status descriptor (read once every process is gone).
+fn read_status(reader: &mut std::fs::File) -> String {
+    let mut text = String::new();
+    let mut chunk = [0u8; 4096];
+    // Non-blocking: should anything still hold the write end, stop at what is there.
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.push_str(&String::from_utf8_lossy(&chunk[..n])),
+        }
+    }
+    text
+}
+
+/// bwrap's own error lines in the output (`bwrap: …`).
+fn bwrap_message(output: &str) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .filter(|l| l.starts_with("bwrap: "))
+        .collect();
+    if lines.is_empty() {
+        clipped(output).to_string()
+    } else {
+        lines.join("; ")
+    }
 }
 
 /// A pipe whose write end serves as both stdout and stderr, so the output interleaves as
@@ -246,9 +424,42 @@ impl Exec {
         program: &str,
         args: &[String],
         env: &[(String, String)],
-    ) -> std::io::Result<Ended> {
+    ) -> Result<Ended, Failed> {
+        let isolation = self.isolation.clone().map_err(Failed::Isolation)?;
         let (mut reader, writer) = pipe()?;
-        let mut command = Command::new(program);
+        // bwrap reports on this pipe whether the program started and how it exited; its
+        // write end is moved above the standard descriptors, which the child's set-up
+        // overwrites.
+        let mut status_pipe: Option<(std::fs::File, OwnedFd)> = None;
+        let mut command = match isolation {
+            Isolation::None => Command::new(program),
+            Isolation::Bwrap => {
+                let Some(bwrap) = find_bwrap() else {
+                    return Err(Failed::Isolation(
+                        "isolation \"bwrap\" is configured but bwrap is not installed (not found on the host's PATH); install bubblewrap (apt-get install bubblewrap) or change the exec capability's isolation".into(),
+                    ));
+                };
+                let (status_reader, status_writer) = pipe()?;
+                // SAFETY: duplicates a descriptor we own into a new one we then own.
+                let high =
+                    unsafe { libc::fcntl(status_writer.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+                if high < 0 {
+                    return Err(std::io::Error::last_os_error().into());
+                }
+                // SAFETY: `high` is fresh and owned by nobody else.
+                let status_writer = unsafe { OwnedFd::from_raw_fd(high) };
+                // SAFETY: sets a flag on our own descriptor.
+                unsafe {
+                    libc::fcntl(status_reader.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK);
+                }
+                let mut command = Command::new(bwrap);
+                command
+                    .args(sandbox_args(&self.worktree, high))
+                    .arg(program);
+                status_pipe = Some((status_reader, status_writer));
+                command
+            }
+        };
         command
             .args(args)
             .current_dir(&self.worktree)
@@ -261,13 +472,25 @@ impl Exec {
             .stdout(Stdio::from(writer.try_clone()?))
             .stderr(Stdio::from(writer))
             .process_group(0);
-        // SAFETY: `supervise` only makes async-signal-safe calls (see there).
+        let status_fd = status_pipe.as_ref().map(|(_, w)| w.as_raw_fd());
+        // SAFETY: `supervise` only makes async-signal-safe calls (see there), and so
+        // does fcntl.
         unsafe {
-            command.pre_exec(supervise);
+            command.pre_exec(move || {
+                supervise()?;
+                // In the program's process: bwrap inherits the status descriptor.
+                if let Some(fd) = status_fd {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
         }
         let spawned = command.spawn();
-        // Drop our copies of the write end, or the reader never sees the end of the output.
+        // Drop our copies of the write ends, or the readers never see the end.
         drop(command);
+        let mut status_reader = status_pipe.map(|(reader, _)| reader);
         let mut child = spawned?;
 
         let (sender, output) = mpsc::channel();
@@ -317,7 +540,25 @@ impl Exec {
         }
         match status {
             None => Ok(Ended::Stopped),
-            Some(status) => Ok(Ended::Exited(status, text.unwrap_or_default())),
+            Some(status) => {
+                let text = text.unwrap_or_default();
+                // Under bwrap, a status without `exit-code` means the program never ran:
+                // bwrap could not set up the sandbox or execute the program in it.
+                if let Some(reader) = status_reader.as_mut() {
+                    if !read_status(reader).contains("\"exit-code\"") {
+                        let message = bwrap_message(&text);
+                        let code = if !message.contains("bwrap: execvp") {
+                            "ERR_EXEC_ISOLATION"
+                        } else if message.contains("Permission denied") {
+                            "EACCES"
+                        } else {
+                            "ENOENT"
+                        };
+                        return Ok(Ended::NotStarted { code, message });
+                    }
+                }
+                Ok(Ended::Exited(status, text))
+            }
         }
     }
 }
@@ -399,6 +640,7 @@ pub(super) fn create<'js>(
 ) -> rquickjs::Result<Object<'js>> {
     let exec = Arc::new(Exec {
         worktree: host.worktree.clone(),
+        isolation: host.exec_isolation.clone(),
         active,
     });
     let module = Object::new(ctx.clone())?;
@@ -422,7 +664,27 @@ pub(super) fn create<'js>(
             };
             run.flush();
             match exec.run(&run, &program, &args, &env) {
-                Err(e) => {
+                Err(Failed::Isolation(reason)) => {
+                    let message = format!("exec.run: cannot run {what}: {reason}");
+                    note(SystemLevel::Warn, &message);
+                    Err(throw(
+                        &ctx,
+                        &message,
+                        &[("code", "ERR_EXEC_ISOLATION".into_js(&ctx)?)],
+                    ))
+                }
+                Ok(Ended::NotStarted { code, message }) => {
+                    let message = if code == "ERR_EXEC_ISOLATION" {
+                        format!(
+                            "exec.run: the bwrap sandbox could not be set up for {what}: {message}"
+                        )
+                    } else {
+                        format!("exec.run: cannot run {what} in the bwrap sandbox: {message}")
+                    };
+                    note(SystemLevel::Warn, &message);
+                    Err(throw(&ctx, &message, &[("code", code.into_js(&ctx)?)]))
+                }
+                Err(Failed::Spawn(e)) => {
                     let message = format!("exec.run: cannot run {what}: {e}");
                     note(SystemLevel::Warn, &message);
                     let code = match e.raw_os_error() {

@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::run::{ActiveRun, RunContext};
+use crate::template::Capability;
+
+pub(crate) use exec::Isolation;
 
 /// A native module a template may enable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +103,27 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     )))
 }
 
+/// Checks the config of a capability that configures a native module: the `exec` module
+/// capability (`kind: "module", name: "exec"`) takes `{"isolation": "none" | "bwrap"}`.
+pub(crate) fn check_capability(kind: &str, name: &str, config: &serde_json::Value) -> Result<()> {
+    if kind == "module" && name == "exec" {
+        exec::parse_config(config).map_err(Error::validation)?;
+    }
+    Ok(())
+}
+
+/// The isolation of `exec` that a template's capabilities ask for: its enabled `exec`
+/// module capability's config, or none. An unusable stored config is kept as the reason
+/// every `exec.run` then fails with, never read as "no isolation".
+pub(crate) fn exec_isolation(
+    capabilities: &[Capability],
+) -> std::result::Result<Isolation, String> {
+    capabilities
+        .iter()
+        .find(|c| c.kind == "module" && c.name == "exec" && c.enabled)
+        .map_or(Ok(Isolation::None), |c| exec::parse_config(&c.config))
+}
+
 /// What the native modules of a session need from the host.
 pub(crate) struct Host {
     /// The session's canonical worktree: the boundary of `fs`, `database` files and `exec`.
@@ -108,6 +132,8 @@ pub(crate) struct Host {
     pub modules: Vec<String>,
     /// The host's own database files, which neither `fs` nor `database` may open.
     pub protected: Arc<crate::paths::Protected>,
+    /// How `exec` isolates its programs (see [`exec_isolation`]).
+    pub exec_isolation: std::result::Result<Isolation, String>,
 }
 
 /// The module objects of one runtime, in its userdata.

@@ -1265,6 +1265,10 @@ overflow:
 typedef void (*exchange_f)(void *a, void *b, size_t size);
 typedef int (*cmp_f)(const void *, const void *, void *opaque);
 
+/* vm-system: a comparison that returns RQSORT_ABORT ends rqsort at once, leaving the
+   array partly sorted (an interrupted sort must not run on to its end). */
+#define RQSORT_ABORT INT_MIN
+
 static void exchange_bytes(void *a, void *b, size_t size) {
     uint8_t *ap = (uint8_t *)a;
     uint8_t *bp = (uint8_t *)b;
@@ -1404,6 +1408,7 @@ static void heapsortx(void *base, size_t nmemb, size_t size, cmp_f cmp, void *op
 {
     uint8_t *basep = (uint8_t *)base;
     size_t i, n, c, r;
+    int cmp_result;
     exchange_f swap = exchange_func(base, size);
 
     if (nmemb > 1) {
@@ -1415,7 +1420,10 @@ static void heapsortx(void *base, size_t nmemb, size_t size, cmp_f cmp, void *op
             for (r = i; (c = r * 2 + size) < n; r = c) {
                 if (c < n - size && cmp(basep + c, basep + c + size, opaque) <= 0)
                     c += size;
-                if (cmp(basep + r, basep + c, opaque) > 0)
+                /* vm-system: RQSORT_ABORT, see cmp_f */
+                if ((cmp_result = cmp(basep + r, basep + c, opaque)) == RQSORT_ABORT)
+                    return;
+                if (cmp_result > 0)
                     break;
                 swap(basep + r, basep + c, size);
             }
@@ -1426,7 +1434,10 @@ static void heapsortx(void *base, size_t nmemb, size_t size, cmp_f cmp, void *op
             for (r = 0; (c = r * 2 + size) < i; r = c) {
                 if (c < i - size && cmp(basep + c, basep + c + size, opaque) <= 0)
                     c += size;
-                if (cmp(basep + r, basep + c, opaque) > 0)
+                /* vm-system: RQSORT_ABORT, see cmp_f */
+                if ((cmp_result = cmp(basep + r, basep + c, opaque)) == RQSORT_ABORT)
+                    return;
+                if (cmp_result > 0)
                     break;
                 swap(basep + r, basep + c, size);
             }
@@ -1492,6 +1503,10 @@ static inline void rqsort(void *base, size_t nmemb, size_t size, cmp_f cmp, void
                     pi += size;
                 }
                 while (pi < (pj -= size) && (c = cmp(ptr, pj, opaque)) <= 0) {
+                    /* vm-system: RQSORT_ABORT, see cmp_f. The first loop stops on it
+                       (it is negative), so the abort is seen here. */
+                    if (c == RQSORT_ABORT)
+                        return;
                     if (c == 0) {
                         gt--;
                         pgt -= size;

@@ -43130,6 +43130,10 @@ static JSValue js_array_from(JSContext *ctx, JSValueConst this_val,
         if (js_for_of_start(ctx, &stack[1], false))
             goto exception;
         for (k = 0;; k++) {
+            /* vm-system: poll, see JS_TryGetPropertyInt64 (a native iterator, such as
+               an array's, runs no bytecode that would poll) */
+            if (js_poll_interrupts(ctx))
+                goto exception_close;
             v = JS_IteratorNext(ctx, stack[0], stack[1], 0, NULL, &done);
             if (JS_IsException(v))
                 goto exception_close;
@@ -43165,6 +43169,9 @@ static JSValue js_array_from(JSContext *ctx, JSValueConst this_val,
         if (JS_IsException(r))
             goto exception;
         for(k = 0; k < len; k++) {
+            /* vm-system: poll, see JS_TryGetPropertyInt64 */
+            if (js_poll_interrupts(ctx))
+                goto exception;
             v = JS_GetPropertyInt64(ctx, arrayLike, k);
             if (JS_IsException(v))
                 goto exception;
@@ -44704,8 +44711,13 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
     ValueSlot *bp = (ValueSlot *)(void *)b;
     int cmp;
 
+    /* vm-system: poll, see JS_TryGetPropertyInt64; a comparator-free sort of a large
+       array converts and compares strings natively. After an exception (the interrupt
+       included) RQSORT_ABORT ends the sort at once. */
     if (psc->exception)
-        return 0;
+        return RQSORT_ABORT;
+    if (js_poll_interrupts(ctx))
+        goto exception;
 
     if (psc->has_method) {
         argv[0] = ap->val;
@@ -44739,6 +44751,8 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
             bp->str = JS_VALUE_GET_STRING(str);
         }
         cmp = js_string_compare(ap->str, bp->str);
+        /* vm-system: -1, 0 or 1, never RQSORT_ABORT */
+        cmp = (cmp > 0) - (cmp < 0);
     }
     if (cmp != 0)
         return cmp;
@@ -44747,7 +44761,7 @@ static int js_array_cmp_generic(const void *a, const void *b, void *opaque) {
 
 exception:
     psc->exception = 1;
-    return 0;
+    return RQSORT_ABORT;
 }
 
 static JSValue js_array_sort(JSContext *ctx, JSValueConst this_val,
@@ -48042,6 +48056,9 @@ static JSValue js_string_pad(JSContext *ctx, JSValueConst this_val,
     if (p1) {
         while (n > 0) {
             int chunk = min_int(n, p1->len);
+            /* vm-system: poll, see JS_TryGetPropertyInt64 */
+            if (js_poll_interrupts(ctx))
+                goto fail;
             if (string_buffer_concat(b, p1, 0, chunk))
                 goto fail;
             n -= chunk;
@@ -48101,6 +48118,11 @@ static JSValue js_string_repeat(JSContext *ctx, JSValueConst this_val,
         string_buffer_fill(b, string_get(p, 0), n);
     } else {
         while (n-- > 0) {
+            /* vm-system: poll, see JS_TryGetPropertyInt64 */
+            if (js_poll_interrupts(ctx)) {
+                string_buffer_free(b);
+                goto fail;
+            }
             string_buffer_concat(b, p, 0, len);
         }
     }
@@ -51605,6 +51627,9 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
                 goto exception;
             string_buffer_putc8(jsc->b, '[');
             for(i = 0; i < len; i++) {
+                /* vm-system: poll, see JS_TryGetPropertyInt64 */
+                if (js_poll_interrupts(ctx))
+                    goto exception;
                 if (i > 0)
                     string_buffer_putc8(jsc->b, ',');
                 string_buffer_concat_value(jsc->b, sep);
@@ -51643,6 +51668,9 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
             string_buffer_putc8(jsc->b, '{');
             has_content = false;
             for(i = 0; i < len; i++) {
+                /* vm-system: poll, see JS_TryGetPropertyInt64 */
+                if (js_poll_interrupts(ctx))
+                    goto exception;
                 JS_FreeValue(ctx, prop);
                 prop = JS_GetPropertyInt64(ctx, tab, i);
                 if (JS_IsException(prop))
@@ -60372,6 +60400,10 @@ static JSValue js_typed_array_from(JSContext *ctx, JSValueConst this_val,
         if (JS_IsException(stack[1]))
             goto exception_close;
         for (k = 0;; k++) {
+            /* vm-system: poll, see JS_TryGetPropertyInt64 (a native iterator, such as
+               an array's, runs no bytecode that would poll) */
+            if (js_poll_interrupts(ctx))
+                goto exception_close;
             v = JS_IteratorNext(ctx, stack[0], stack[1], 0, NULL, &done);
             if (JS_IsException(v))
                 goto exception_close;
@@ -60393,6 +60425,9 @@ static JSValue js_typed_array_from(JSContext *ctx, JSValueConst this_val,
     if (JS_IsException(r))
         goto exception;
     for(k = 0; k < len; k++) {
+        /* vm-system: poll, see JS_TryGetPropertyInt64 */
+        if (js_poll_interrupts(ctx))
+            goto exception;
         v = JS_GetPropertyInt64(ctx, arr, k);
         if (JS_IsException(v))
             goto exception;
@@ -60994,6 +61029,9 @@ static JSValue js_typed_array_join(JSContext *ctx, JSValueConst this_val,
                     goto fail;
             }
         }
+        /* vm-system: poll, see JS_TryGetPropertyInt64 */
+        if (js_poll_interrupts(ctx))
+            goto fail;
         el = JS_GetPropertyUint32(ctx, this_val, i);
         /* Can return undefined for example if the typed array is detached */
         if (!JS_IsNull(el) && !JS_IsUndefined(el)) {
@@ -61357,7 +61395,23 @@ struct TA_sort_context {
     JSValueConst cmp;
     JSValue (*getfun)(JSContext *ctx, const void *a);
     int elt_size;
+    /* vm-system: the element comparison of a comparator-free sort */
+    int (*rawcmp)(const void *a, const void *b, void *opaque);
 };
+
+/* vm-system: a comparator-free sort compares through here so it polls the interrupt
+   (see JS_TryGetPropertyInt64); once interrupted, RQSORT_ABORT ends the sort at once. */
+static int js_TA_cmp_poll(const void *a, const void *b, void *opaque) {
+    struct TA_sort_context *psc = opaque;
+
+    if (psc->exception)
+        return RQSORT_ABORT;
+    if (js_poll_interrupts(psc->ctx)) {
+        psc->exception = 1;
+        return RQSORT_ABORT;
+    }
+    return psc->rawcmp(a, b, opaque);
+}
 
 static int js_TA_cmp_generic(const void *a, const void *b, void *opaque) {
     struct TA_sort_context *psc = opaque;
@@ -61368,6 +61422,10 @@ static int js_TA_cmp_generic(const void *a, const void *b, void *opaque) {
     JSObject *p;
     int cmp;
 
+    /* vm-system: after an exception (the interrupt included) RQSORT_ABORT ends the
+       sort at once */
+    if (psc->exception)
+        return RQSORT_ABORT;
     p = JS_VALUE_GET_OBJ(psc->arr);
     if (typed_array_is_oob(p))
         return 0;
@@ -61552,7 +61610,9 @@ static JSValue js_typed_array_sort(JSContext *ctx, JSValueConst this_val,
         done:
             js_free(ctx, array_idx);
         } else {
-            rqsort(p->u.array.u.ptr, len, elt_size, cmpfun, &tsc);
+            /* vm-system: compare through js_TA_cmp_poll */
+            tsc.rawcmp = cmpfun;
+            rqsort(p->u.array.u.ptr, len, elt_size, js_TA_cmp_poll, &tsc);
             if (tsc.exception)
                 return JS_EXCEPTION;
         }
