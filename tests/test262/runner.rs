@@ -139,8 +139,13 @@ fn read_conf(path: &Path) -> Conf {
             continue;
         }
         match section.as_str() {
-            "[features]" if !line.contains('=') => {
-                enabled.insert(line.to_string());
+            // `X`, `X=yes` and (run-test262 is built with gcc here) `X=!tcc` enable a
+            // feature; anything else (`X=skip`) disables it, as run-test262 reads them.
+            "[features]" => {
+                let (name, value) = line.split_once('=').unwrap_or((line, "yes"));
+                if matches!(value.trim(), "yes" | "!tcc") {
+                    enabled.insert(name.trim().to_string());
+                }
             }
             "[exclude]" if !line.starts_with('!') => {
                 exclude.push(line.trim_start_matches("test262/test/").to_string())
@@ -277,9 +282,20 @@ fn run_ours(s: &mut Sessions, test262: &Path, test: &Test, mode: Mode) -> Result
     } else {
         &s.script
     };
+    // A REPL input imports from the worktree's root, run-test262 from the test file's
+    // directory: a script's session is rooted there, so `import("./x_FIXTURE.js")` finds
+    // the same file. A module runs as `test/<path>` and imports from its own directory.
     let testdir = test262.join("test");
+    let worktree = match mode {
+        Mode::Module => testdir.clone(),
+        _ => testdir
+            .join(&test.rel)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or(testdir),
+    };
     let session =
-        s.vm.create_session(template, "test262", "0", &testdir.to_string_lossy())
+        s.vm.create_session(template, "test262", "0", &worktree.to_string_lossy())
             .map_err(|e| format!("session: {e}"))?;
     let result = run_in(&s.vm, &session.id, test262, test, mode);
     let _ = s.vm.close_session(&session.id);
@@ -288,11 +304,9 @@ fn run_ours(s: &mut Sessions, test262: &Path, test: &Test, mode: Mode) -> Result
 
 fn run_in(vm: &VmSystem, sid: &str, test262: &Path, test: &Test, mode: Mode) -> Result<(), String> {
     let is_async = test.meta.flags.iter().any(|f| f == "async");
-    let raw = test.meta.flags.iter().any(|f| f == "raw");
+    // run-test262 includes `sta.js` and `assert.js` for every test, `raw` ones too (they
+    // are separate scripts, so they cannot change how the test itself is read).
     let mut includes = vec!["sta.js".to_string(), "assert.js".to_string()];
-    if raw {
-        includes.clear();
-    }
     includes.extend(test.meta.includes.iter().cloned());
     if is_async {
         includes.push("doneprintHandle.js".into());
@@ -339,7 +353,12 @@ fn run_in(vm: &VmSystem, sid: &str, test262: &Path, test: &Test, mode: Mode) -> 
             .filter(|e| e.event_type == EventType::Console)
             .filter_map(|e| e.payload["text"].as_str())
             .collect();
-        if !texts.contains(&"Test262:AsyncTestComplete") {
+        // Exactly once, as run-test262 checks.
+        let done = texts
+            .iter()
+            .filter(|t| **t == "Test262:AsyncTestComplete")
+            .count();
+        if done != 1 {
             return Err(format!("async test did not complete: {texts:?}"));
         }
     }
@@ -464,6 +483,19 @@ fn main() {
                             t.ours_ms += ours_ms;
                         }
                         let hook = HOST_HOOKS.iter().copied().find(|h| test.source.contains(h));
+                        if raw_ok != ours.is_ok() {
+                            // As they come: a long run shows its differences early.
+                            eprintln!(
+                                "{} {} ({}): {}",
+                                if raw_ok { "ours fails" } else { "raw fails" },
+                                test.rel,
+                                mode.label(),
+                                match &ours {
+                                    Err(why) => why.chars().take(200).collect::<String>(),
+                                    Ok(()) => raw_why.clone(),
+                                }
+                            );
+                        }
                         match (raw_ok, ours) {
                             (true, Err(why)) => differences.lock().unwrap().push(Difference {
                                 rel: test.rel.clone(),
