@@ -104,6 +104,39 @@ report({ closeSessionMs, closeMs, a: execA.status, b: execB.status })
   assert.ok(r.closeMs < 250, `close took ${r.closeMs} ms`)
 })
 
+test('close() and closeSession() stop a long native call (a comparator-free sort) promptly', async () => {
+  // Sorting a million numbers as strings, or 16M doubles, is one built-in call of seconds:
+  // the engine polls the stop in its sort loops (vendor/rquickjs-sys.patch).
+  const reports = ended(
+    await runChild(`
+const vm = new VmSystem()
+const t = vm.createTemplate('w')
+vm.updateSettings(t.id, { limits: { cpu_ms: 60000, wall_ms: 60000, mem_mb: 1024 } })
+const a = vm.createSessionSync(t.id, 'ws', 'abc', tempDir())
+const b = vm.createSessionSync(t.id, 'ws', 'abc', tempDir())
+vm.replSync(a.id, 'var a = []; for (let i = 0; i < 1e6; i++) a.push((i * 7919) % 1000003); 0')
+vm.replSync(b.id, 'var t = new Float64Array(1 << 24); for (let i = 0; i < 1 << 20; i++) t[i] = (i * 7919) % 1000003; for (let n = 1 << 20; n < t.length; n *= 2) t.copyWithin(n, 0, n); 0')
+const runA = vm.repl(a.id, 'a.sort(); 0')
+const runB = vm.repl(b.id, 't.sort(); 0')
+while (vm.runningExecution(a.id) === null || vm.runningExecution(b.id) === null) await sleep(2)
+await sleep(200)
+let start = process.hrtime.bigint()
+vm.closeSession(a.id)
+const closeSessionMs = Number(process.hrtime.bigint() - start) / 1e6
+const execA = await runA
+start = process.hrtime.bigint()
+vm.close()
+const closeMs = Number(process.hrtime.bigint() - start) / 1e6
+const execB = await runB
+report({ closeSessionMs, closeMs, a: execA.status, b: execB.status })
+`, { timeoutMs: 60000 }),
+  )
+  const [r] = reports
+  assert.deepEqual([r.a, r.b], ['cancelled', 'cancelled'])
+  assert.ok(r.closeSessionMs < 1000, `closeSession took ${r.closeSessionMs} ms`)
+  assert.ok(r.closeMs < 1000, `close took ${r.closeMs} ms`)
+})
+
 test('close() while createSession runs the startup files leaves no live session and nothing running', async () => {
   const reports = ended(
     await runChild(`

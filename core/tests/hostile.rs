@@ -887,6 +887,30 @@ fn exec_under_bwrap_sees_only_the_worktree_and_no_network() {
                 caps.as_str().unwrap().contains("0000000000000000"),
                 "{caps}"
             );
+            // Nothing started in the sandbox outlives the call.
+            let started = Instant::now();
+            assert_eq!(
+                ok(
+                    &vm,
+                    &sid,
+                    "exec.run('sh', ['-c', 'sleep 312.5 & setsid sleep 312.5 & echo started'])"
+                ),
+                json!("started\n")
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                started.elapsed()
+            );
+            let left = std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(|e| std::fs::read(e.unwrap().path().join("cmdline")).ok())
+                .filter(|cmdline| cmdline.as_slice() == b"sleep\x00312.5\x00")
+                .count();
+            assert_eq!(
+                left, 0,
+                "processes started in the sandbox outlived exec.run"
+            );
             // A program missing in the sandbox is ENOENT, as without isolation.
             let e = caught(&vm, &sid, "exec.run('no-such-program-here')");
             assert_eq!(e["code"], "ENOENT", "{e}");
