@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'MODULE_NOT_ALLOWED'
   | 'STARTUP_FAILED'
   | 'INTERNAL'
+  | 'NO_CAPACITY'
+  | 'STORE_UNAVAILABLE'
 
 /** What every method throws (and every Promise rejects with). */
 export interface VmSystemError extends Error {
@@ -386,6 +388,8 @@ export interface Session {
   closedAt: string | null
   /** Why it crashed or was lost. */
   lastError: string | null
+  /** The instance that holds (or held) its runtime (`VmSystem.daemonId` there). */
+  daemonId: string
 }
 
 /** Every setting of a template (keys as in the SPEC). */

@@ -22,6 +22,8 @@ const ERROR_CODES = Object.freeze([
   'MODULE_NOT_ALLOWED',
   'STARTUP_FAILED',
   'INTERNAL',
+  'NO_CAPACITY',
+  'STORE_UNAVAILABLE',
 ])
 // napi's status names (napi_status), as napi-rs puts them on `error.code`.
 const NAPI_STATUS = new Set([

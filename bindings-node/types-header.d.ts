@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'MODULE_NOT_ALLOWED'
   | 'STARTUP_FAILED'
   | 'INTERNAL'
+  | 'NO_CAPACITY'
+  | 'STORE_UNAVAILABLE'
 
 /** What every method throws (and every Promise rejects with). */
 export interface VmSystemError extends Error {

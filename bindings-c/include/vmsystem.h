@@ -90,6 +90,16 @@ typedef enum {
    * `INTERNAL`: anything else (a bug, or a failure of the host such as storage).
    */
   VMS_INTERNAL = 13,
+  /**
+   * `NO_CAPACITY`: the instance (or, for placement, every instance) holds as many live
+   * sessions as its capacity allows.
+   */
+  VMS_NO_CAPACITY = 14,
+  /**
+   * `STORE_UNAVAILABLE`: the store (a PostgreSQL server) cannot be reached; a retried
+   * call may succeed.
+   */
+  VMS_STORE_UNAVAILABLE = 15,
 } vms_status;
 
 /**

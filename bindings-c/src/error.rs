@@ -41,6 +41,12 @@ pub enum vms_status {
     VMS_STARTUP_FAILED = 12,
     /// `INTERNAL`: anything else (a bug, or a failure of the host such as storage).
     VMS_INTERNAL = 13,
+    /// `NO_CAPACITY`: the instance (or, for placement, every instance) holds as many live
+    /// sessions as its capacity allows.
+    VMS_NO_CAPACITY = 14,
+    /// `STORE_UNAVAILABLE`: the store (a PostgreSQL server) cannot be reached; a retried
+    /// call may succeed.
+    VMS_STORE_UNAVAILABLE = 15,
 }
 
 impl vms_status {
@@ -61,6 +67,8 @@ impl vms_status {
             11 => c"MODULE_NOT_ALLOWED",
             12 => c"STARTUP_FAILED",
             13 => c"INTERNAL",
+            14 => c"NO_CAPACITY",
+            15 => c"STORE_UNAVAILABLE",
             _ => return None,
         })
     }
@@ -82,6 +90,8 @@ impl From<ErrorCode> for vms_status {
             ErrorCode::ModuleNotAllowed => vms_status::VMS_MODULE_NOT_ALLOWED,
             ErrorCode::StartupFailed => vms_status::VMS_STARTUP_FAILED,
             ErrorCode::Internal => vms_status::VMS_INTERNAL,
+            ErrorCode::NoCapacity => vms_status::VMS_NO_CAPACITY,
+            ErrorCode::StoreUnavailable => vms_status::VMS_STORE_UNAVAILABLE,
             // A code added to the core but not yet here: still an error, never a crash.
             _ => vms_status::VMS_INTERNAL,
         }

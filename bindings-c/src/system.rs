@@ -72,6 +72,7 @@ pub unsafe extern "C" fn vms_open_with(
         let path = optional_text(path, "path")?;
         let options = OpenOptions {
             library_cache: optional_text(library_cache, "library_cache")?.map(PathBuf::from),
+            ..OpenOptions::default()
         };
         let out = OutHandle::required(out)?;
         let vm = match path {

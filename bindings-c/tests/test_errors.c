@@ -9,12 +9,14 @@ static void test_status_names(void) {
         "OK", "VALIDATION_ERROR", "TEMPLATE_NOT_FOUND", "SESSION_NOT_FOUND",
         "EXECUTION_NOT_FOUND", "FILE_NOT_FOUND", "SESSION_NOT_READY", "SESSION_BUSY",
         "INVALID_PATH", "OUTPUT_LIMIT_EXCEEDED", "STARTUP_MODE_UNSUPPORTED",
-        "MODULE_NOT_ALLOWED", "STARTUP_FAILED", "INTERNAL"};
+        "MODULE_NOT_ALLOWED", "STARTUP_FAILED", "INTERNAL", "NO_CAPACITY",
+        "STORE_UNAVAILABLE"};
     unsigned i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++) CHECK_STR(vms_status_name(i), names[i]);
     CHECK_STR(vms_status_name(99), "UNKNOWN");
     /* the numbers are part of the ABI */
-    CHECK(VMS_OK == 0 && VMS_VALIDATION_ERROR == 1 && VMS_SESSION_BUSY == 7 && VMS_INTERNAL == 13);
+    CHECK(VMS_OK == 0 && VMS_VALIDATION_ERROR == 1 && VMS_SESSION_BUSY == 7 && VMS_INTERNAL == 13 &&
+          VMS_NO_CAPACITY == 14 && VMS_STORE_UNAVAILABLE == 15);
 }
 
 static void test_null_safety(void) {

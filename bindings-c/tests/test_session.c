@@ -41,6 +41,8 @@ static void test_lifecycle(void) {
     CHECK_STR(json_str(session, "workspace_id"), "ws-1");
     CHECK_STR(json_str(session, "base_commit_oid"), "abc123");
     CHECK_STR(json_str(session, "worktree_path"), worktree);
+    /* the owner instance: a UUID */
+    CHECK(strlen(json_str(session, "daemon_id")) == 36);
     CHECK(json_get(session, "closed_at")->type == JSON_NULL);
     sid = dup_str(session, "id");
     json_free(session);

@@ -24,6 +24,8 @@ pub struct Session {
     pub closed_at: Option<String>,
     /// Why it crashed or was lost.
     pub last_error: Option<String>,
+    /// The instance that holds (or held) its runtime (`VmSystem.daemonId` there).
+    pub daemon_id: String,
 }
 
 impl From<vm_system::Session> for Session {
@@ -38,6 +40,7 @@ impl From<vm_system::Session> for Session {
             created_at,
             closed_at,
             last_error,
+            daemon_id,
         } = s;
         Session {
             id,
@@ -49,6 +52,7 @@ impl From<vm_system::Session> for Session {
             created_at,
             closed_at,
             last_error,
+            daemon_id,
         }
     }
 }

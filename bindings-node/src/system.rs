@@ -94,6 +94,7 @@ impl VmSystem {
         };
         let options = vm_system::OpenOptions {
             library_cache: library_cache.map(Into::into),
+            ..vm_system::OpenOptions::default()
         };
         let vm = match path {
             Some(path) => vm_system::VmSystem::open_with(path, options),

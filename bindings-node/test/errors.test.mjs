@@ -17,6 +17,8 @@ test('ERROR_CODES lists the SPEC codes in their stable order', () => {
     'MODULE_NOT_ALLOWED',
     'STARTUP_FAILED',
     'INTERNAL',
+    'NO_CAPACITY',
+    'STORE_UNAVAILABLE',
   ])
 })
 

@@ -17,6 +17,8 @@ test('createSession (Promise) runs the startup files and returns a ready session
   assert.equal(session.worktreePath, worktree)
   assert.equal(session.closedAt, null)
   assert.equal(session.lastError, null)
+  // The owner instance: a UUID, the same for every session of this VmSystem.
+  assert.match(session.daemonId, /^[0-9a-f-]{36}$/)
   const startup = vm.listExecutions(session.id).reverse()
   assert.deepEqual(startup.map((e) => [e.kind, e.path, e.status]), [
     ['startup', 'a.js', 'ok'],

@@ -50,7 +50,10 @@ impl VmSystem {
         path: Option<PathBuf>,
         library_cache: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let options = OpenOptions { library_cache };
+        let options = OpenOptions {
+            library_cache,
+            ..OpenOptions::default()
+        };
         let result = py.detach(|| match path {
             Some(path) => vm_system::VmSystem::open_with(path, options),
             None => vm_system::VmSystem::open_in_memory_with(options),

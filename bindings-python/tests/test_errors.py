@@ -27,6 +27,8 @@ CODES = {
     "MODULE_NOT_ALLOWED": vm_system.ModuleNotAllowedError,
     "STARTUP_FAILED": vm_system.StartupFailedError,
     "INTERNAL": vm_system.InternalError,
+    "NO_CAPACITY": vm_system.NoCapacityError,
+    "STORE_UNAVAILABLE": vm_system.StoreUnavailableError,
 }
 
 
@@ -102,4 +104,6 @@ def test_each_code_from_a_real_call(vm: VmSystem, template: vm_system.Template, 
     for code, err in got.items():
         assert type(err) is CODES[code], (code, err)
         assert err.code == code and str(err)
-    assert set(got) == set(CODES) - {"INTERNAL"}
+    # INTERNAL is a bug; NO_CAPACITY needs a capacity and STORE_UNAVAILABLE a PostgreSQL
+    # server that goes away (both covered by the core's tests).
+    assert set(got) == set(CODES) - {"INTERNAL", "NO_CAPACITY", "STORE_UNAVAILABLE"}

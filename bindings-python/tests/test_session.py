@@ -17,6 +17,8 @@ def test_create_get_close(vm: VmSystem, template: vm_system.Template, worktree: 
     assert isinstance(s, vm_system.Session)
     assert s.status is SessionStatus.READY and s.status == "ready"
     assert s.worktree_path == str(worktree) and s.workspace_id == "ws-1" and s.base_commit_oid == "deadbeef"
+    # The owner instance: a UUID, the same for every session of this VmSystem.
+    assert len(s.daemon_id) == 36 and s.to_dict()["daemon_id"] == s.daemon_id
     assert s.closed_at is None and s.created_at.tzinfo is not None
     assert vm.get_session(s.id) == s
     summary = vm.runtime_summary()

@@ -33,11 +33,15 @@ pub enum ErrorCode {
     StartupFailed = 12,
     /// Anything else: a bug.
     Internal = 13,
+    /// No instance has room for another live session.
+    NoCapacity = 14,
+    /// The store cannot be reached; a retried request may succeed.
+    StoreUnavailable = 15,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Validation,
         ErrorCode::TemplateNotFound,
         ErrorCode::SessionNotFound,
@@ -51,6 +55,8 @@ impl ErrorCode {
         ErrorCode::ModuleNotAllowed,
         ErrorCode::StartupFailed,
         ErrorCode::Internal,
+        ErrorCode::NoCapacity,
+        ErrorCode::StoreUnavailable,
     ];
 
     /// The SPEC string, e.g. `"SESSION_BUSY"`.
@@ -69,6 +75,8 @@ impl ErrorCode {
             ErrorCode::ModuleNotAllowed => "MODULE_NOT_ALLOWED",
             ErrorCode::StartupFailed => "STARTUP_FAILED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::NoCapacity => "NO_CAPACITY",
+            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
         }
     }
 }
@@ -152,6 +160,14 @@ pub enum Error {
     /// A bug or an unexpected failure of the host (storage, engine).
     #[error("internal error: {0}")]
     Internal(String),
+    /// This instance (or, for placement, every instance) already holds as many live
+    /// sessions as its capacity allows.
+    #[error("{0}")]
+    NoCapacity(String),
+    /// The store cannot be reached (the database server is down or unreachable); a retried
+    /// request may succeed once it is back.
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
 }
 
 impl Error {
@@ -171,6 +187,8 @@ impl Error {
             Error::ModuleNotAllowed(_) => ErrorCode::ModuleNotAllowed,
             Error::StartupFailed { .. } => ErrorCode::StartupFailed,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::NoCapacity(_) => ErrorCode::NoCapacity,
+            Error::StoreUnavailable(_) => ErrorCode::StoreUnavailable,
         }
     }
 

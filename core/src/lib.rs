@@ -31,6 +31,7 @@ mod execution;
 mod follow;
 pub mod library;
 mod limits;
+mod membership;
 pub mod modules;
 mod owner;
 mod paths;
@@ -47,10 +48,11 @@ pub use execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
 pub use follow::{FollowItem, FollowPoll, Follower};
 pub use library::{InstalledLibrary, LibraryInfo};
 pub use limits::with_interrupt_check;
+pub use membership::{DaemonInfo, Location, Placement};
 pub use modules::ModuleInfo;
 pub use run::EventWatcher;
 pub use session::{RuntimeSummary, Session, SessionStatus};
-pub use system::{OpenOptions, VmSystem};
+pub use system::{OpenOptions, VmSystem, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use template::{
     Capability, Limits, Resolver, RuntimeSettings, Settings, StartupFile, StartupMode, Template,
     TemplateDetail, UnhandledRejections, CAPABILITY_KINDS, ENGINE_QUICKJS,

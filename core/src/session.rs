@@ -71,6 +71,11 @@ pub struct Session {
     pub closed_at: Option<String>,
     /// Why it crashed or was lost.
     pub last_error: Option<String>,
+    /// The instance that holds (or held) its runtime: [`VmSystem::daemon_id`] of the
+    /// `VmSystem` that built it.
+    ///
+    /// [`VmSystem::daemon_id`]: crate::VmSystem::daemon_id
+    pub daemon_id: String,
 }
 
 /// The live sessions of this process.

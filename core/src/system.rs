@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value as Json};
@@ -16,6 +17,7 @@ use crate::execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
 use crate::follow::{FollowItem, Follower};
 use crate::library::{self, InstalledLibrary, LibraryInfo};
 use crate::limits::StopReason;
+use crate::membership::{self, DaemonInfo, IdHistory, Location, Placement};
 use crate::modules::{self, ModuleInfo};
 use crate::owner;
 use crate::paths;
@@ -32,8 +34,58 @@ use crate::{timestamp, Event};
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Folder of installed libraries; default `.vm-cache/libraries/` beside the database
-    /// (or in the working directory for an in-memory database).
+    /// (in the working directory for an in-memory database or a PostgreSQL store).
     pub library_cache: Option<PathBuf>,
+    /// The URL other daemons use to reach this instance. `None`: this instance is never
+    /// chosen by another daemon's placement and never forwarded to.
+    pub advertise_url: Option<String>,
+    /// Most live (`starting` or `ready`) sessions this instance builds; `None`: unlimited.
+    /// A `create_session` past it fails with `NO_CAPACITY`.
+    pub capacity: Option<u32>,
+    /// How long a member of a shared store may go without a heartbeat before it counts as
+    /// dead (default [`DEFAULT_HEARTBEAT_TIMEOUT`]).
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// The heartbeat timeout when [`OpenOptions::heartbeat_timeout`] is `None`.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What an instance says of itself as a member of its store.
+#[derive(Debug, Clone)]
+struct MemberOptions {
+    advertise_url: Option<String>,
+    capacity: Option<u32>,
+    #[allow(dead_code)] // read by the PostgreSQL engine's membership (next step)
+    heartbeat_timeout: Duration,
+}
+
+impl MemberOptions {
+    fn from(options: &OpenOptions) -> Result<Self> {
+        if options.capacity == Some(0) {
+            return Err(Error::validation(
+                "capacity must be at least 1 (or None for unlimited)",
+            ));
+        }
+        let heartbeat_timeout = options
+            .heartbeat_timeout
+            .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
+        if heartbeat_timeout < Duration::from_secs(2) {
+            return Err(Error::validation(format!(
+                "heartbeat_timeout must be at least 2 s (heartbeats are 1 s apart), got {} ms",
+                heartbeat_timeout.as_millis()
+            )));
+        }
+        if let Some(url) = &options.advertise_url {
+            if url.trim().is_empty() {
+                return Err(Error::validation("advertise_url is empty"));
+            }
+        }
+        Ok(MemberOptions {
+            advertise_url: options.advertise_url.clone(),
+            capacity: options.capacity,
+            heartbeat_timeout,
+        })
+    }
 }
 
 /// A vm-system database and the live sessions this process runs on it.
@@ -47,7 +99,13 @@ pub struct VmSystem {
 
 struct Inner {
     store: Arc<Store>,
+    /// This process and the instance's first id (which `owner::is_alive` knows).
     owner: Owner,
+    /// The member id: the first one, or a new one after this instance found itself reaped.
+    ids: IdHistory,
+    member: MemberOptions,
+    /// When this instance opened (RFC 3339 UTC).
+    started_at: String,
     library_cache: PathBuf,
     /// The store's files, which no script may open.
     protected: Arc<paths::Protected>,
@@ -170,7 +228,8 @@ impl VmSystem {
         if path == Path::new(":memory:") {
             return Self::open_in_memory_with(options);
         }
-        let store = Store::open(path)?;
+        let member = MemberOptions::from(&options)?;
+        let store = Store::open_file(path)?;
         let beside = path
             .parent()
             .unwrap_or(Path::new("."))
@@ -181,6 +240,7 @@ impl VmSystem {
             store,
             options.library_cache.unwrap_or(beside),
             protected,
+            member,
         ))
     }
 
@@ -191,18 +251,33 @@ impl VmSystem {
 
     /// Opens an in-memory database with options.
     pub fn open_in_memory_with(options: OpenOptions) -> Result<Self> {
+        let member = MemberOptions::from(&options)?;
         let store = Store::open_in_memory()?;
         let cache = options
             .library_cache
             .unwrap_or_else(|| PathBuf::from(".vm-cache/libraries"));
-        Ok(Self::with_store(store, cache, paths::Protected::default()))
+        Ok(Self::with_store(
+            store,
+            cache,
+            paths::Protected::default(),
+            member,
+        ))
     }
 
-    fn with_store(store: Store, library_cache: PathBuf, protected: paths::Protected) -> Self {
+    fn with_store(
+        store: Store,
+        library_cache: PathBuf,
+        protected: paths::Protected,
+        member: MemberOptions,
+    ) -> Self {
+        let owner = owner::register_instance();
         VmSystem {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
-                owner: owner::register_instance(),
+                ids: IdHistory::new(owner.instance.clone()),
+                owner,
+                member,
+                started_at: timestamp::now(),
                 library_cache,
                 protected: Arc::new(protected),
                 sessions: RwLock::default(),
@@ -253,6 +328,93 @@ impl VmSystem {
     /// The folder installed libraries are kept in.
     pub fn library_cache(&self) -> &Path {
         &self.inner.library_cache
+    }
+
+    // ---- membership and placement ----
+
+    /// This instance's member id: the `daemon_id` of every session it builds. It changes
+    /// only if this instance finds itself reaped by the other members of a shared store
+    /// (it was paused past the heartbeat timeout): it then registers again under a new id.
+    pub fn daemon_id(&self) -> &str {
+        self.inner.ids.current()
+    }
+
+    /// The members of the store, oldest first, reaped ones excluded. On SQLite that is
+    /// this instance alone.
+    pub fn daemons(&self) -> Result<Vec<DaemonInfo>> {
+        self.usable()?;
+        let now = timestamp::now();
+        Ok(vec![DaemonInfo {
+            id: self.daemon_id().to_string(),
+            advertise_url: self.inner.member.advertise_url.clone(),
+            started_at: self.inner.started_at.clone(),
+            last_heartbeat: now,
+            capacity: self.inner.member.capacity,
+            live_sessions: self.inner.sessions.read().len() as u32,
+            alive: true,
+        }])
+    }
+
+    /// Where a new session should be built: among the alive members with free capacity
+    /// that can be reached (this instance always; others only with an `advertise_url`),
+    /// the one with the most free capacity (unlimited counts as most); ties go to this
+    /// instance, then to the oldest member. `NO_CAPACITY` when every member is full.
+    pub fn place_session(&self) -> Result<Placement> {
+        let members = self.daemons()?;
+        membership::place(&members, self.daemon_id()).ok_or_else(|| {
+            Error::NoCapacity(format!(
+                "no capacity: each of the {} live member(s) of this store that can be reached \
+                 already holds as many live sessions as its capacity allows; close sessions \
+                 or start a daemon with room",
+                members.iter().filter(|m| m.alive).count()
+            ))
+        })
+    }
+
+    /// Which instance can act on a session's runtime: `Remote` only when the session is
+    /// live (`starting` or `ready`) in another member that is alive and has an
+    /// `advertise_url`; otherwise `Local` (the core here answers: it runs the session, or
+    /// says it is closed or not held here). `SESSION_NOT_FOUND` for an unknown id.
+    pub fn locate_session(&self, session_id: &str) -> Result<Location> {
+        self.usable()?;
+        let (session, owner) = self.inner.store.session(session_id)?;
+        if !session.status.is_live() || self.is_me(&owner.instance) {
+            return Ok(Location::Local);
+        }
+        Ok(self
+            .remote_member(&owner.instance)?
+            .map_or(Location::Local, Location::Remote))
+    }
+
+    /// [`locate_session`](Self::locate_session) of an execution's session.
+    /// `EXECUTION_NOT_FOUND` for an unknown id.
+    pub fn locate_execution(&self, execution_id: &str) -> Result<Location> {
+        self.usable()?;
+        let (exec, _) = self.inner.store.execution(execution_id)?;
+        self.locate_session(&exec.session_id)
+    }
+
+    /// Ends what dead members left: for every member whose heartbeat is older than the
+    /// timeout and not yet reaped, marks it reaped, closes its live sessions and ends its
+    /// running executions, in one transaction, exactly once however many instances reap
+    /// at the same moment. Returns the ids this call reaped (always none on SQLite, whose
+    /// only member is this instance). The heartbeat does this every second.
+    pub fn reap_dead_daemons(&self) -> Result<Vec<String>> {
+        self.usable()?;
+        Ok(Vec::new())
+    }
+
+    /// Whether a stored owner id is this instance (its current member id).
+    fn is_me(&self, instance: &str) -> bool {
+        instance == self.daemon_id()
+    }
+
+    /// The member with this id when it is alive and reachable from another daemon.
+    fn remote_member(&self, id: &str) -> Result<Option<DaemonInfo>> {
+        Ok(self
+            .daemons()?
+            .into_iter()
+            .find(|m| m.id == id && m.alive && m.advertise_url.is_some()))
     }
 
     // ---- templates ----
@@ -510,16 +672,33 @@ impl VmSystem {
             created_at: timestamp::now(),
             closed_at: None,
             last_error: None,
+            daemon_id: self.daemon_id().to_string(),
         };
-        self.inner
-            .store
-            .insert_session(&session, &self.inner.owner)?;
-        // Live (and so reachable by `close` and `close_session`) while its startup files run.
+        // Live (and so reachable by `close` and `close_session`) while its startup files
+        // run; counted against the capacity from before its record exists, so concurrent
+        // creates never pass it together.
         let live = Arc::new(LiveSession::new(worktree, detail.settings.clone()));
-        self.inner
-            .sessions
-            .write()
-            .insert(session.id.clone(), live.clone());
+        {
+            let mut sessions = self.inner.sessions.write();
+            if let Some(capacity) = self.inner.member.capacity {
+                if sessions.len() >= capacity as usize {
+                    return Err(Error::NoCapacity(format!(
+                        "no capacity: this instance already holds {} live session(s), its \
+                         capacity; close one or create the session elsewhere",
+                        sessions.len()
+                    )));
+                }
+            }
+            sessions.insert(session.id.clone(), live.clone());
+        }
+        let owner = Owner {
+            instance: session.daemon_id.clone(),
+            ..self.inner.owner.clone()
+        };
+        if let Err(e) = self.inner.store.insert_session(&session, &owner) {
+            self.inner.sessions.write().remove(&session.id);
+            return Err(e);
+        }
         let started = self
             .start(&session, &detail, &live, watcher)
             .and_then(|()| {
@@ -675,7 +854,7 @@ impl VmSystem {
 
     /// Whether the instance that owns a session (this one, or another) still runs it.
     fn owner_alive(&self, owner: &Owner) -> bool {
-        owner.instance == self.inner.owner.instance || owner::is_alive(owner)
+        self.is_me(&owner.instance) || owner::is_alive(owner)
     }
 
     /// Closes a session: interrupts a running execution (it ends `cancelled`), discards the
@@ -688,7 +867,7 @@ impl VmSystem {
             None => {
                 let (session, owner) = self.inner.store.session(session_id)?;
                 if session.status.is_live()
-                    && owner.instance != self.inner.owner.instance
+                    && !self.is_me(&owner.instance)
                     && owner::is_alive(&owner)
                 {
                     return Err(Error::SessionNotReady {
@@ -851,7 +1030,7 @@ impl VmSystem {
             if let Some(run) = self.running_context(execution_id) {
                 return run.follow(after_seq);
             }
-            if owner.instance != self.inner.owner.instance && owner::is_alive(&owner) {
+            if !self.is_me(&owner.instance) && owner::is_alive(&owner) {
                 return self.follow_elsewhere(execution_id, after_seq);
             }
             // Its process is gone: it ends as lost.
@@ -919,9 +1098,7 @@ impl VmSystem {
         }
         let (session, owner) = self.inner.store.session(session_id)?;
         let session = self.reconcile(session, &owner)?;
-        let message = if session.status == SessionStatus::Ready
-            && owner.instance != self.inner.owner.instance
-        {
+        let message = if session.status == SessionStatus::Ready && !self.is_me(&owner.instance) {
             format!(
                 "session {session_id} runs in {}; execute it there",
                 owner_description(&owner)

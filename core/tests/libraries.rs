@@ -30,6 +30,7 @@ fn system() -> (VmSystem, tempfile::TempDir) {
     let cache = tempfile::tempdir().unwrap();
     let vm = VmSystem::open_in_memory_with(OpenOptions {
         library_cache: Some(cache.path().join("libraries")),
+        ..OpenOptions::default()
     })
     .unwrap();
     (vm, cache)

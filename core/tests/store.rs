@@ -141,7 +141,7 @@ fn memory_path_opens_a_private_in_memory_database() {
 
 /// The first migration's SQL, exactly as released (the first raw string of schema.rs).
 fn version_1_schema() -> &'static str {
-    let source = include_str!("../src/store/schema.rs");
+    let source = include_str!("../src/store/sqlite/schema.rs");
     let start = source.find("r#\"").unwrap() + 3;
     let end = start + source[start..].find("\"#").unwrap();
     &source[start..end]

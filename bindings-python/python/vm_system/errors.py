@@ -26,6 +26,8 @@ __all__ = [
     "ModuleNotAllowedError",
     "StartupFailedError",
     "InternalError",
+    "NoCapacityError",
+    "StoreUnavailableError",
     "ERROR_CLASSES",
 ]
 
@@ -145,6 +147,20 @@ class InternalError(VmSystemError):
     code = "INTERNAL"
 
 
+class NoCapacityError(VmSystemError):
+    """The instance (or, for placement, every instance) holds as many live sessions as its
+    capacity allows (``NO_CAPACITY``)."""
+
+    code = "NO_CAPACITY"
+
+
+class StoreUnavailableError(VmSystemError):
+    """The store (a PostgreSQL server) cannot be reached; a retried call may succeed
+    (``STORE_UNAVAILABLE``)."""
+
+    code = "STORE_UNAVAILABLE"
+
+
 ERROR_CLASSES: Dict[str, Type[VmSystemError]] = {
     cls.code: cls
     for cls in (
@@ -161,6 +177,8 @@ ERROR_CLASSES: Dict[str, Type[VmSystemError]] = {
         ModuleNotAllowedError,
         StartupFailedError,
         InternalError,
+        NoCapacityError,
+        StoreUnavailableError,
     )
 }
 """The exception class of each SPEC code."""

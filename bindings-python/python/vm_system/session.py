@@ -39,6 +39,8 @@ class Session(Record):
         status: a `SessionStatus`.
         created_at: aware UTC datetime; closed_at: when it was closed (or found lost).
         last_error: why it crashed or was lost.
+        daemon_id: the instance that holds (or held) its runtime (`VmSystem.daemon_id`
+            there).
     """
 
     id: str
@@ -50,6 +52,7 @@ class Session(Record):
     created_at: datetime = timestamp()
     closed_at: Optional[datetime] = timestamp()
     last_error: Optional[str] = field()
+    daemon_id: str = field()
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,7 @@ fn local_copy(dir: &Path, lib: &LibraryInfo) -> Result<PathBuf, String> {
 fn open(cache: &Path) -> Result<VmSystem, Failure> {
     VmSystem::open_in_memory_with(OpenOptions {
         library_cache: Some(cache.to_path_buf()),
+        ..OpenOptions::default()
     })
     .map_err(core)
 }

@@ -35,6 +35,7 @@ pub fn status_of(code: &str) -> StatusCode {
         | "STARTUP_MODE_UNSUPPORTED"
         | "MODULE_NOT_ALLOWED"
         | "STARTUP_FAILED" => StatusCode::UNPROCESSABLE_ENTITY,
+        "NO_CAPACITY" | "STORE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -139,6 +140,7 @@ mod tests {
                 | ErrorCode::FileNotFound => 404,
                 ErrorCode::SessionNotReady | ErrorCode::SessionBusy => 409,
                 ErrorCode::Internal => 500,
+                ErrorCode::NoCapacity | ErrorCode::StoreUnavailable => 503,
                 _ => 422,
             };
             assert_eq!(status.as_u16(), expected, "{code}");

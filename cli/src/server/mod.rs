@@ -119,6 +119,7 @@ fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
         &global.db,
         OpenOptions {
             library_cache: Some(args.library_cache.clone()),
+            ..OpenOptions::default()
         },
     )
     .map_err(|e| format!("cannot open database {}: {e}", global.db))?;
