@@ -341,6 +341,42 @@ fn warn_records_the_rejection_and_the_run_goes_on() {
 }
 
 #[test]
+fn a_rejected_promise_as_the_last_value_is_reported_once() {
+    for mode in ["error", "warn"] {
+        let (vm, sid, _t) = session_with(json!({"runtime": {"unhandled_rejections": mode}}), &[]);
+        for code in [
+            "Promise.reject(new Error('last'))",
+            "new Promise((_, reject) => setTimeout(() => reject(new Error('last')), 5))",
+        ] {
+            let exec = vm.repl(&sid, code).unwrap();
+            assert_eq!(exec.status, ExecutionStatus::Error, "{mode} {code}");
+            assert_eq!(exec.error.as_deref(), Some("Error: last"), "{mode} {code}");
+            let evs = events(&vm, &exec);
+            assert!(system_events(&evs).is_empty(), "{mode} {code}: {evs:?}");
+            let exceptions = evs
+                .iter()
+                .filter(|e| e.event_type == EventType::Exception)
+                .count();
+            assert_eq!(exceptions, 1, "{mode} {code}: {evs:?}");
+        }
+        // Another rejection in the same input is still an unhandled one.
+        let exec = vm
+            .repl(
+                &sid,
+                "Promise.reject(new Error('other')); Promise.resolve(3)",
+            )
+            .unwrap();
+        match mode {
+            "error" => assert_eq!(exec.error.as_deref(), Some("Error: other")),
+            _ => {
+                assert_eq!(exec.value(), Some(&json!(3)));
+                assert_eq!(system_events(&events(&vm, &exec)).len(), 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn a_rejection_handled_before_the_queue_drains_is_never_reported() {
     for mode in ["error", "warn"] {
         let (vm, sid, _t) = session_with(json!({"runtime": {"unhandled_rejections": mode}}), &[]);

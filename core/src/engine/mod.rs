@@ -279,6 +279,9 @@ impl Engine {
             Err(e) => return self.caught(ctx, helpers, run, e),
         };
         let own_promise = match wrapper {
+            // A plain script whose last value is a promise reports its settled value: its
+            // rejection is the run's exception, not also an unhandled one.
+            Wrapper::Plain if value.is_promise() => identity(&value),
             Wrapper::Plain => 0,
             _ => identity(&value),
         };
