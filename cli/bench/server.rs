@@ -12,146 +12,14 @@
 //! how long a live event takes from being emitted to reaching a stream's reader.
 //! `BENCH_SCALE=0.2` shortens every loop (for a quick look).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod common;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{fmt, scale, session, stats, template, time, Conn, Daemon};
 use serde_json::{json, Value};
-
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    host: String,
-}
-
-impl Conn {
-    fn open(addr: &str) -> Conn {
-        let stream = TcpStream::connect(addr).expect("connect to the daemon");
-        stream.set_nodelay(true).unwrap();
-        Conn {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-            host: addr.to_string(),
-        }
-    }
-
-    /// Sends a request and reads the whole answer: (status, body).
-    fn call(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-        let body = body.unwrap_or("");
-        let request = format!(
-            "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.host,
-            body.len()
-        );
-        self.writer.write_all(request.as_bytes()).unwrap();
-        let mut status = 0;
-        let mut length = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).unwrap();
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if status == 0 {
-                status = l.split_whitespace().nth(1).unwrap().parse().unwrap();
-            } else if let Some(v) = l
-                .to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().to_string())
-            {
-                length = v.parse().unwrap();
-            }
-        }
-        let mut buf = vec![0u8; length];
-        self.reader.read_exact(&mut buf).unwrap();
-        (status, String::from_utf8(buf).unwrap())
-    }
-
-    fn json(&mut self, method: &str, path: &str, body: Value, want: u16) -> Value {
-        let (status, text) = self.call(method, path, Some(&body.to_string()));
-        assert_eq!(status, want, "{method} {path}: {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-}
-
-struct Daemon {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_vm-system"))
-            .args(["serve", "--listen", &addr, "--db"])
-            .arg(dir.path().join("bench.db"))
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the daemon");
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "daemon did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Daemon {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn scale(n: usize) -> usize {
-    let s: f64 = std::env::var("BENCH_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
-    ((n as f64 * s) as usize).max(3)
-}
-
-/// Median, 90th percentile and minimum of samples in microseconds.
-fn stats(mut us: Vec<f64>) -> (f64, f64, f64) {
-    us.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let at = |q: f64| us[((us.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.9), us[0])
-}
-
-fn time<F: FnMut()>(n: usize, mut f: F) -> (f64, f64, f64) {
-    for _ in 0..n.div_ceil(10) {
-        f();
-    }
-    let samples = (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    stats(samples)
-}
 
 fn row(name: &str, target: &str, (median, p90, min): (f64, f64, f64)) {
     println!(
@@ -162,39 +30,9 @@ fn row(name: &str, target: &str, (median, p90, min): (f64, f64, f64)) {
     );
 }
 
-fn fmt(us: f64) -> String {
-    if us >= 1000.0 {
-        format!("{:.2} ms", us / 1000.0)
-    } else {
-        format!("{us:.0} µs")
-    }
-}
-
-fn template(c: &mut Conn, name: &str, limits: Value) -> String {
-    let t = c.json("POST", "/templates", json!({"name": name}), 201);
-    let id = t["id"].as_str().unwrap().to_string();
-    c.json(
-        "PATCH",
-        &format!("/templates/{id}/settings"),
-        json!({"limits": limits}),
-        200,
-    );
-    id
-}
-
-fn session(c: &mut Conn, template: &str, worktree: &str) -> String {
-    let s = c.json(
-        "POST",
-        "/sessions",
-        json!({"template_id": template, "workspace_id": "bench", "base_commit_oid": "0", "worktree_path": worktree}),
-        201,
-    );
-    s["id"].as_str().unwrap().to_string()
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let daemon = Daemon::start();
+    let daemon = Daemon::start(None, &[]);
     let worktree = tempfile::tempdir().unwrap();
     std::fs::write(
         worktree.path().join("fib.js"),
@@ -202,10 +40,9 @@ fn main() {
     )
     .unwrap();
     let wt = worktree.path().canonicalize().unwrap();
-    let wt = wt.to_str().unwrap();
     let mut c = Conn::open(&daemon.addr);
     let t = template(&mut c, "bench", json!({"max_events": 100000}));
-    let s = session(&mut c, &t, wt);
+    let s = session(&mut c, &t, &wt);
 
     println!("| measurement | median | p90 | min | target |");
     println!("|---|---|---|---|---|");
@@ -259,43 +96,19 @@ fn main() {
         }),
     );
 
-    throughput(&daemon.addr, &t, wt);
+    throughput(&daemon.addr, &t, &wt);
     sse_latency(&daemon.addr, &mut c, &s);
 }
 
 /// Recorded executions per second: 8 clients, each on its own session and connection.
-fn throughput(addr: &str, template: &str, wt: &str) {
+fn throughput(addr: &str, template: &str, wt: &std::path::Path) {
     const CLIENTS: usize = 8;
     let seconds = 3.0 * scale(100) as f64 / 100.0;
     let mut setup = Conn::open(addr);
     let sessions: Vec<String> = (0..CLIENTS)
         .map(|_| session(&mut setup, template, wt))
         .collect();
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS + 1));
-    let handles: Vec<_> = sessions
-        .into_iter()
-        .map(|s| {
-            let addr = addr.to_string();
-            let barrier = barrier.clone();
-            std::thread::spawn(move || {
-                let mut c = Conn::open(&addr);
-                let body = json!({"session_id": s, "input": "1+1"}).to_string();
-                barrier.wait();
-                let started = Instant::now();
-                let mut n = 0u64;
-                while started.elapsed().as_secs_f64() < seconds {
-                    let (status, _) = c.call("POST", "/executions/repl", Some(&body));
-                    assert_eq!(status, 201);
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    barrier.wait();
-    let started = Instant::now();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    let rate = total as f64 / started.elapsed().as_secs_f64();
+    let rate = common::throughput(addr, sessions, seconds);
     println!("| recorded executions/s, 8 clients on 8 sessions | {rate:.0}/s | | | ≥ 5,000/s |");
 }
 

@@ -678,6 +678,49 @@ pub fn cache_info(w: W, v: &Value) -> io::Result<()> {
     )
 }
 
+// ---- daemons ----
+
+/// `ops daemons`: one row per member of the store; `*` marks the daemon that answered.
+pub fn daemons(w: W, v: &Value) -> io::Result<()> {
+    let members = v.get("daemons").map(list).unwrap_or(&[]);
+    let me = s(v, "self");
+    writeln!(
+        w,
+        "  {:<36} {:<28} {:<20} {:<20} {:>8} {:>5} {:<5}",
+        "Daemon ID", "URL", "Started", "Last Heartbeat", "Capacity", "Live", "Alive"
+    )?;
+    writeln!(w, "{}", "-".repeat(130))?;
+    for d in members {
+        let mark = if !me.is_empty() && s(d, "id") == me { "*" } else { " " };
+        let url = match s(d, "advertise_url") {
+            "" => "-",
+            url => url,
+        };
+        let capacity = match d.get("capacity").and_then(Value::as_u64) {
+            Some(n) => n.to_string(),
+            None => "unlimited".into(),
+        };
+        let live = d.get("live_sessions").and_then(Value::as_u64).unwrap_or(0);
+        let alive = if d.get("alive").and_then(Value::as_bool) == Some(true) {
+            "yes"
+        } else {
+            "no"
+        };
+        writeln!(
+            w,
+            "{mark} {:<36} {:<28} {:<20} {:<20} {:>8} {:>5} {:<5}",
+            s(d, "id"),
+            url,
+            seconds(s(d, "started_at")),
+            seconds(s(d, "last_heartbeat")),
+            capacity,
+            live,
+            alive
+        )?;
+    }
+    writeln!(w, "{} daemon(s); * answered this request", members.len())
+}
+
 /// `YYYY-MM-DD HH:MM:SS` (UTC) of seconds since the Unix epoch.
 fn date_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -720,6 +763,33 @@ mod tests {
         assert_eq!(cut("abcdef", 6), "abcdef");
         assert_eq!(cut("abcdefg", 6), "abc...");
         assert_eq!(cut("ééééééé", 6), "ééé...");
+    }
+
+    #[test]
+    fn daemons_are_a_table_with_this_daemon_marked() {
+        let v = serde_json::json!({
+            "self": "b",
+            "daemons": [
+                {"id": "a", "advertise_url": "http://127.0.0.1:1", "started_at": "2026-12-01T20:30:45.123Z",
+                 "last_heartbeat": "2026-12-01T20:31:00.5Z", "capacity": 2, "live_sessions": 1, "alive": false},
+                {"id": "b", "advertise_url": null, "started_at": "2026-12-01T20:30:46Z",
+                 "last_heartbeat": "2026-12-01T20:31:01Z", "capacity": null, "live_sessions": 0, "alive": true},
+            ],
+        });
+        let mut buf = Vec::new();
+        daemons(&mut buf, &v).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].contains("Daemon ID") && lines[0].contains("Alive"));
+        let a: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            a,
+            ["a", "http://127.0.0.1:1", "2026-12-01T20:30:45Z", "2026-12-01T20:31:00Z", "2", "1", "no"]
+        );
+        let b: Vec<&str> = lines[3].split_whitespace().collect();
+        assert_eq!(b, ["*", "b", "-", "2026-12-01T20:30:46Z", "2026-12-01T20:31:01Z", "unlimited", "0", "yes"]);
+        assert_eq!(lines[4], "2 daemon(s); * answered this request");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
 /// Body over the limit.
 pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+/// The daemon that holds the session could not be reached, or stopped answering.
+pub const OWNER_UNREACHABLE: &str = "OWNER_UNREACHABLE";
 
 /// HTTP status of a code: the single place that decides it.
 pub fn status_of(code: &str) -> StatusCode {
@@ -35,6 +37,8 @@ pub fn status_of(code: &str) -> StatusCode {
         | "STARTUP_MODE_UNSUPPORTED"
         | "MODULE_NOT_ALLOWED"
         | "STARTUP_FAILED" => StatusCode::UNPROCESSABLE_ENTITY,
+        OWNER_UNREACHABLE => StatusCode::BAD_GATEWAY,
+        // Both pass: capacity frees up, the store comes back.
         "NO_CAPACITY" | "STORE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -140,7 +144,6 @@ mod tests {
                 | ErrorCode::FileNotFound => 404,
                 ErrorCode::SessionNotReady | ErrorCode::SessionBusy => 409,
                 ErrorCode::Internal => 500,
-                ErrorCode::NoCapacity | ErrorCode::StoreUnavailable => 503,
                 _ => 422,
             };
             assert_eq!(status.as_u16(), expected, "{code}");

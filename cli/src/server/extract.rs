@@ -29,7 +29,8 @@ fn too_large() -> ApiError {
     )
 }
 
-async fn bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
+/// A request's whole body, under the size limit.
+pub async fn bytes<S: Send + Sync>(req: Request, state: &S) -> ApiResult<Bytes> {
     // An announced length over the limit is refused before any of the body is read.
     let announced = req
         .headers()

@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 mod extract;
+mod forward;
 mod middleware;
 mod routes;
 mod stream;
@@ -52,6 +53,65 @@ pub struct ServeArgs {
     /// Send CORS headers allowing this origin (e.g. `http://localhost:5173`); none by default.
     #[arg(long)]
     pub cors_origin: Option<String>,
+    /// On a shared store (`--db postgres://…`): the URL the other daemons use to reach this
+    /// one. Default: `http://` and the address it listens on (set it when listening on
+    /// 0.0.0.0 or behind NAT).
+    #[arg(long, env = "VM_SYSTEM_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Most live sessions this daemon holds; when every daemon is full, creating a session
+    /// is 503 NO_CAPACITY.
+    #[arg(long, env = "VM_SYSTEM_CAPACITY", default_value_t = 1000)]
+    pub capacity: u32,
+    /// On a shared store: a daemon whose heartbeat (sent every second) is older than this
+    /// is dead, and its sessions are closed (`5s`, `2500ms`, `1m`; a bare number is
+    /// seconds).
+    #[arg(long, env = "VM_SYSTEM_HEARTBEAT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub heartbeat_timeout: Duration,
+}
+
+/// `5s`, `2500ms`, `1m`, `3` (seconds): a positive duration.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => t.split_at(at),
+        None => (t, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: write e.g. 5s, 2500ms or 1m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s or m")),
+    };
+    if !(secs > 0.0 && secs < 86_400.0) {
+        return Err(format!("{text:?} must be more than 0 and less than a day"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Whether `--db` names a PostgreSQL store (shared by several daemons) rather than a file.
+fn is_shared(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// `--db` as it may be logged: a URL's password is hidden.
+fn redacted(db: &str) -> String {
+    if !is_shared(db) {
+        return db.to_string();
+    }
+    let (scheme, rest) = db.split_once("://").unwrap_or(("", db));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}{}", &rest[at..])
+        }
+        None => db.to_string(),
+    }
 }
 
 /// `--log-format` choices.
@@ -68,6 +128,8 @@ pub enum LogFormat {
 pub struct AppState {
     /// The one system of this daemon.
     pub vm: VmSystem,
+    /// The relay to other daemons; `None` on a SQLite file, where this daemon is alone.
+    pub forwarder: Option<forward::Forwarder>,
 }
 
 /// Whether a path belongs to the API (and so answers JSON, under the token).
@@ -114,34 +176,68 @@ fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
         )
     })?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let _db_lock = lock_database(&global.db, local)?;
+    let shared = is_shared(&global.db);
+    let db = redacted(&global.db);
+    // On a shared store many daemons are the point; on a file, one.
+    let _db_lock = if shared {
+        None
+    } else {
+        Some(lock_database(&global.db, local)?)
+    };
+    let advertise_url = args
+        .advertise_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    if shared && args.advertise_url.is_none() && local.ip().is_unspecified() {
+        tracing::warn!(
+            advertise_url,
+            "listening on every address: other daemons cannot reach this one at its default advertised URL; set --advertise-url"
+        );
+    }
     let vm = VmSystem::open_with(
         &global.db,
         OpenOptions {
             library_cache: Some(args.library_cache.clone()),
-            ..OpenOptions::default()
+            advertise_url: Some(advertise_url.clone()),
+            capacity: Some(args.capacity),
+            heartbeat_timeout: Some(args.heartbeat_timeout),
         },
     )
-    .map_err(|e| format!("cannot open database {}: {e}", global.db))?;
-    // Reading every session closes the rows an earlier daemon left live (its runtimes are gone).
-    let lost = vm
-        .list_sessions(None)
-        .map(|all| {
-            all.iter()
-                .filter(|s| {
-                    s.last_error
-                        .as_deref()
-                        .is_some_and(|e| e.starts_with("runtime lost"))
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    if lost > 0 {
-        tracing::warn!(
-            sessions = lost,
-            "sessions left live by an earlier daemon read as closed"
-        );
+    .map_err(|e| format!("cannot open database {db}: {e}"))?;
+    if !shared {
+        // Reading every session closes the rows an earlier daemon left live (its runtimes
+        // are gone).
+        let lost = vm
+            .list_sessions(None)
+            .map(|all| {
+                all.iter()
+                    .filter(|s| {
+                        s.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("runtime lost"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if lost > 0 {
+            tracing::warn!(
+                sessions = lost,
+                "sessions left live by an earlier daemon read as closed"
+            );
+        }
     }
+    let forwarder = if shared {
+        let members = vm.clone();
+        let alive: forward::Liveness = Arc::new(move |id: &str| {
+            members
+                .daemons()
+                .map(|all| all.iter().any(|d| d.id == id && d.alive))
+                .map_err(|e| e.to_string())
+        });
+        Some(forward::Forwarder::new(vm.daemon_id(), alive)?)
+    } else {
+        None
+    };
     listener
         .set_nonblocking(true)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -151,18 +247,22 @@ fn run(global: &GlobalArgs, args: ServeArgs) -> Result<(), String> {
         .thread_stack_size(8 << 20)
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    let app = app(
-        vm.clone(),
-        token.map(Arc::from),
-        args.cors_origin.as_deref(),
-    )?;
+    let state = AppState {
+        vm: vm.clone(),
+        forwarder,
+    };
+    let app = app(state, token.map(Arc::from), args.cors_origin.as_deref())?;
+    let daemon_id = vm.daemon_id().to_string();
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let signals = Signals::new().map_err(|e| format!("cannot handle signals: {e}"))?;
         tracing::info!(
             listen_addr = %local,
-            db = %global.db,
+            db = %db,
+            daemon_id,
+            advertise_url,
+            capacity = args.capacity,
             version = env!("CARGO_PKG_VERSION"),
             "vm-system daemon listening"
         );
@@ -205,17 +305,26 @@ fn lock_database(db: &str, local: SocketAddr) -> Result<File, String> {
 }
 
 /// The whole HTTP surface.
-fn app(vm: VmSystem, token: Option<Arc<str>>, cors_origin: Option<&str>) -> Result<Router, String> {
+fn app(
+    state: AppState,
+    token: Option<Arc<str>>,
+    cors_origin: Option<&str>,
+) -> Result<Router, String> {
     let mut app = Router::new()
         .nest("/api/v1", routes::api())
         .fallback(outside_api)
+        // Inside the token check: only an authorised request is relayed.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::decide,
+        ))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             token,
             auth::require_token,
         ))
         .layer(axum::middleware::from_fn(middleware::envelope))
-        .with_state(AppState { vm });
+        .with_state(state);
     if let Some(origin) = cors_origin {
         let origin = HeaderValue::from_str(origin)
             .map_err(|_| format!("--cors-origin {origin:?} is not a valid origin"))?;
@@ -305,5 +414,41 @@ impl Signals {
             _ = self.term.recv() => "SIGTERM",
             _ = self.int.recv() => "SIGINT",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_with_their_unit() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("2500ms"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0", "0s", "-1s", "5h", "s", "five", "2 days"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_database_url_is_logged_without_its_password() {
+        assert_eq!(
+            redacted("postgres://vm:hunter2@db.example:5432/vm"),
+            "postgres://vm:***@db.example:5432/vm"
+        );
+        assert_eq!(
+            redacted("postgresql://vm@127.0.0.1/vm"),
+            "postgresql://vm@127.0.0.1/vm"
+        );
+        assert_eq!(
+            redacted("postgres://127.0.0.1/vm?user=a"),
+            "postgres://127.0.0.1/vm?user=a"
+        );
+        assert_eq!(redacted("data/vm:x@y.db"), "data/vm:x@y.db");
+        assert!(is_shared("postgres://h/d") && is_shared("postgresql://h/d"));
+        assert!(!is_shared("vm-system.db") && !is_shared("./postgres://x"));
     }
 }

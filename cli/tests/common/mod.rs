@@ -43,6 +43,8 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// `--listen` (default `127.0.0.1:0`).
     pub listen: Option<String>,
+    /// `--db` (default: `vm-system.db` in the test's folder), e.g. a `postgres://` URL.
+    pub db: Option<String>,
 }
 
 impl Daemon {
@@ -83,7 +85,7 @@ impl Daemon {
             .arg("--listen")
             .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--db")
-            .arg(&db)
+            .arg(options.db.as_deref().map_or(db.as_os_str(), std::ffi::OsStr::new))
             .arg("--library-cache")
             .arg(dir.join("libraries"))
             .args(&options.args)
