@@ -20,8 +20,8 @@ test-rust: ## Rust unit, integration, conformance and doc tests; the Rust exampl
 	cargo run -q -p vm-system --example quickstart -- $${TMPDIR:-/tmp}/vm-system-quickstart.db
 	cargo run -q -p vm-system --example etl -- $${TMPDIR:-/tmp}/vm-system-etl.db
 
-test-cli: ## The vm-system program: REST API and CLI tests against the real daemon binary
-	cargo test -p vm-system-cli
+test-cli: ## The vm-system program: REST API and CLI tests against the real daemon binary (and PostgreSQL)
+	VM_SYSTEM_REQUIRE_POSTGRES=1 cargo test -p vm-system-cli
 
 test-python: ## Build the wheel, install it in a fresh venv, run pytest and the example
 	bash bindings-python/test.sh

@@ -19,7 +19,7 @@ mod postgres;
 
 use std::time::Instant;
 
-use common::{fmt, load, scale, session, stats, template, time, throughput, Conn, Daemon};
+use common::{fmt, load, scale, session, stats, template, throughput, time, Conn, Daemon};
 use serde_json::json;
 
 fn row(name: &str, store: &str, (median, p90, min): (f64, f64, f64)) {
@@ -95,7 +95,11 @@ fn main() {
     }
     let (direct, relayed) = (stats(direct), stats(relayed));
     row("REPL `1+1` round trip, to the owner", "PostgreSQL", direct);
-    row("REPL `1+1` round trip, relayed by another daemon", "PostgreSQL", relayed);
+    row(
+        "REPL `1+1` round trip, relayed by another daemon",
+        "PostgreSQL",
+        relayed,
+    );
     println!(
         "| a relay's cost (relayed − direct, medians; target ≤ 150 µs) | PostgreSQL | {} | | | {} |",
         fmt(relayed.0 - direct.0),

@@ -1,4 +1,5 @@
-//! `/health`, `/runtime/summary`, and what every request gets: `X-Request-Id`, the error
+//! `/health`, `/runtime/summary`, `/daemons` (alone on a SQLite file) and the serve flags of a
+//! shared store, and what every request gets: `X-Request-Id`, the error
 //! envelope for unknown routes and methods, one log line on stderr, nothing on stdout.
 
 mod common;
@@ -188,4 +189,70 @@ fn json_logs_are_one_object_per_line() {
     }
     let first: serde_json::Value = serde_json::from_str(&daemon.logs()[0]).unwrap();
     assert!(first["listen_addr"].is_string(), "{first}");
+}
+
+#[test]
+fn alone_on_a_sqlite_file_the_daemon_lists_itself() {
+    let daemon = Daemon::with_args(&["--capacity", "2", "--advertise-url", "http://vm-a:3210"]);
+    let r = daemon.http.get("/daemons");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let me = r.json["self"].as_str().unwrap();
+    let members = r.json["daemons"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{}", r.body);
+    let d = &members[0];
+    assert_eq!(d["id"], me);
+    assert_eq!(d["advertise_url"], "http://vm-a:3210");
+    assert_eq!(d["capacity"], 2);
+    assert_eq!(d["alive"], true);
+    assert_eq!(d["live_sessions"], 0);
+    // Capacity counts live sessions: the third is 503 NO_CAPACITY, a close frees room.
+    let (t, s) = daemon.ready_session();
+    let wt = daemon.worktree("more", &[]);
+    daemon.session(&t, &wt);
+    assert_eq!(
+        daemon.http.get("/daemons").json["daemons"][0]["live_sessions"],
+        2
+    );
+    let body = serde_json::json!({"template_id": t, "workspace_id": "w", "base_commit_oid": "c", "worktree_path": wt}).to_string();
+    daemon
+        .http
+        .post("/sessions", &body)
+        .assert_error(503, "NO_CAPACITY");
+    daemon.http.post(&format!("/sessions/{s}/close"), "{}");
+    assert_eq!(daemon.http.post("/sessions", &body).status, 201);
+    // The CLI's table marks it.
+    let out = std::process::Command::new(BIN)
+        .args(["--server-url", &daemon.url(), "ops", "daemons"])
+        .env_remove("VM_SYSTEM_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text.lines().nth(2).unwrap();
+    assert!(row.starts_with(&format!("* {me}")), "{text}");
+    assert!(row.contains("http://vm-a:3210"), "{text}");
+}
+
+#[test]
+fn bad_cluster_flags_are_refused() {
+    for (args, status, says) in [
+        (vec!["--heartbeat-timeout", "soon"], 2, "not a duration"),
+        (vec!["--heartbeat-timeout", "1s"], 1, "heartbeat"),
+        (vec!["--capacity", "0"], 1, "capacity"),
+        (vec!["--capacity", "lots"], 2, "--capacity"),
+    ] {
+        let err = Daemon::try_start(Options {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..Options::default()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("{args:?} was accepted"));
+        assert_eq!(
+            err.0.and_then(|s| s.code()),
+            Some(status),
+            "{args:?}: {}",
+            err.1
+        );
+        assert!(err.1.contains(says), "{args:?}: {}", err.1);
+    }
 }

@@ -691,7 +691,11 @@ pub fn daemons(w: W, v: &Value) -> io::Result<()> {
     )?;
     writeln!(w, "{}", "-".repeat(130))?;
     for d in members {
-        let mark = if !me.is_empty() && s(d, "id") == me { "*" } else { " " };
+        let mark = if !me.is_empty() && s(d, "id") == me {
+            "*"
+        } else {
+            " "
+        };
         let url = match s(d, "advertise_url") {
             "" => "-",
             url => url,
@@ -785,10 +789,30 @@ mod tests {
         let a: Vec<&str> = lines[2].split_whitespace().collect();
         assert_eq!(
             a,
-            ["a", "http://127.0.0.1:1", "2026-12-01T20:30:45Z", "2026-12-01T20:31:00Z", "2", "1", "no"]
+            [
+                "a",
+                "http://127.0.0.1:1",
+                "2026-12-01T20:30:45Z",
+                "2026-12-01T20:31:00Z",
+                "2",
+                "1",
+                "no"
+            ]
         );
         let b: Vec<&str> = lines[3].split_whitespace().collect();
-        assert_eq!(b, ["*", "b", "-", "2026-12-01T20:30:46Z", "2026-12-01T20:31:01Z", "unlimited", "0", "yes"]);
+        assert_eq!(
+            b,
+            [
+                "*",
+                "b",
+                "-",
+                "2026-12-01T20:30:46Z",
+                "2026-12-01T20:31:01Z",
+                "unlimited",
+                "0",
+                "yes"
+            ]
+        );
         assert_eq!(lines[4], "2 daemon(s); * answered this request");
     }
 

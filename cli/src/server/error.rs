@@ -143,6 +143,7 @@ mod tests {
                 | ErrorCode::ExecutionNotFound
                 | ErrorCode::FileNotFound => 404,
                 ErrorCode::SessionNotReady | ErrorCode::SessionBusy => 409,
+                ErrorCode::NoCapacity | ErrorCode::StoreUnavailable => 503,
                 ErrorCode::Internal => 500,
                 _ => 422,
             };
@@ -150,6 +151,7 @@ mod tests {
         }
         assert_eq!(status_of(PAYLOAD_TOO_LARGE), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(status_of(UNAUTHORIZED), StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of(OWNER_UNREACHABLE), StatusCode::BAD_GATEWAY);
     }
 
     #[test]

@@ -304,7 +304,11 @@ pub enum Target {
 pub fn target(method: &Method, path: &str) -> Option<Target> {
     let rest = path.strip_prefix("/api/v1/")?;
     let parts: Vec<&str> = rest.split('/').collect();
-    let id = |s: &str| uuid::Uuid::parse_str(s).ok().map(|u| u.hyphenated().to_string());
+    let id = |s: &str| {
+        uuid::Uuid::parse_str(s)
+            .ok()
+            .map(|u| u.hyphenated().to_string())
+    };
     match (method.as_str(), parts.as_slice()) {
         ("POST", ["sessions"]) => Some(Target::Place),
         ("POST", ["executions", "repl" | "run-file"]) => Some(Target::SessionInBody),
@@ -370,7 +374,11 @@ pub async fn decide(State(state): State<AppState>, req: Request, next: Next) -> 
 /// A lookup that fails is answered here too: the route asks the core again and answers
 /// with its error (unknown id, store unavailable). Only placement answers with its own
 /// error: no daemon has room.
-fn owner_of(vm: &VmSystem, target: Target, body_session: Option<String>) -> ApiResult<Option<Owner>> {
+fn owner_of(
+    vm: &VmSystem,
+    target: Target,
+    body_session: Option<String>,
+) -> ApiResult<Option<Owner>> {
     let remote = match target {
         Target::Place => match vm.place_session()? {
             Placement::Here => None,
@@ -385,9 +393,7 @@ fn owner_of(vm: &VmSystem, target: Target, body_session: Option<String>) -> ApiR
                 .is_ok_and(|e| e.status == ExecutionStatus::Running)
         }),
     };
-    Ok(remote.and_then(|d| {
-        d.advertise_url.map(|url| Owner { id: d.id, url })
-    }))
+    Ok(remote.and_then(|d| d.advertise_url.map(|url| Owner { id: d.id, url })))
 }
 
 fn remote(location: vm_system::Result<Location>) -> Option<DaemonInfo> {
@@ -456,11 +462,7 @@ mod tests {
             "headers": headers,
             "body": String::from_utf8_lossy(&body),
         });
-        let mut r = (
-            axum::http::StatusCode::IM_A_TEAPOT,
-            axum::Json(seen),
-        )
-            .into_response();
+        let mut r = (axum::http::StatusCode::IM_A_TEAPOT, axum::Json(seen)).into_response();
         r.headers_mut()
             .insert("x-owner-said", HeaderValue::from_static("hello"));
         r.headers_mut()
@@ -701,7 +703,10 @@ mod tests {
             assert_eq!(&next_data(&mut body).await.unwrap()[..], b"event\n");
             // Alive: a silent stream stays open past a check.
             let waiting = tokio::time::timeout(Duration::from_millis(1500), next_data(&mut body));
-            assert!(waiting.await.is_err(), "the stream ended while its owner lived");
+            assert!(
+                waiting.await.is_err(),
+                "the stream ended while its owner lived"
+            );
             *dead.lock().unwrap() = true;
             let started = Instant::now();
             let end = tokio::time::timeout(Duration::from_secs(3), next_data(&mut body))
@@ -729,6 +734,8 @@ mod tests {
             for _ in 0..5 {
                 let r = f.forward(get_req("/x"), &o).await;
                 assert_eq!(body_text(r).await.unwrap(), "ok");
+                // The connection goes back to the pool once its task has seen the end.
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             assert_eq!(accepted.load(Ordering::SeqCst), 1);
         });
@@ -740,7 +747,10 @@ mod tests {
         let up = "01A23363-F0CC-750D-AB7B-9D817AED1CAE";
         let t = |m: &str, p: &str| target(&Method::from_bytes(m.as_bytes()).unwrap(), p);
         assert_eq!(t("POST", "/api/v1/sessions"), Some(Target::Place));
-        assert_eq!(t("POST", "/api/v1/executions/repl"), Some(Target::SessionInBody));
+        assert_eq!(
+            t("POST", "/api/v1/executions/repl"),
+            Some(Target::SessionInBody)
+        );
         assert_eq!(
             t("POST", "/api/v1/executions/run-file"),
             Some(Target::SessionInBody)
@@ -781,7 +791,10 @@ mod tests {
     #[test]
     fn the_session_id_is_read_from_a_body_leniently() {
         let id = "01a23363-f0cc-750d-ab7b-9d817aed1cae";
-        let body = format!(r#"{{"session_id":"{}","input":"1","wait":false}}"#, id.to_uppercase());
+        let body = format!(
+            r#"{{"session_id":"{}","input":"1","wait":false}}"#,
+            id.to_uppercase()
+        );
         assert_eq!(session_in_body(body.as_bytes()), Some(id.to_string()));
         assert_eq!(session_in_body(br#"{"session_id":"nope"}"#), None);
         assert_eq!(session_in_body(br#"{"session_id":5}"#), None);
@@ -818,7 +831,10 @@ mod tests {
             futures_core::Stream for S<F>
         {
             type Item = Result<Bytes, BoxError>;
-            fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            fn poll_next(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Self::Item>> {
                 (self.0)(cx)
             }
         }

@@ -83,7 +83,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => n / 1000.0,
         "s" => n,
         "m" => n * 60.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s or m")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s or m"
+            ))
+        }
     };
     if !(secs > 0.0 && secs < 86_400.0) {
         return Err(format!("{text:?} must be more than 0 and less than a day"));

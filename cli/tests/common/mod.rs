@@ -85,7 +85,12 @@ impl Daemon {
             .arg("--listen")
             .arg(options.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--db")
-            .arg(options.db.as_deref().map_or(db.as_os_str(), std::ffi::OsStr::new))
+            .arg(
+                options
+                    .db
+                    .as_deref()
+                    .map_or(db.as_os_str(), std::ffi::OsStr::new),
+            )
             .arg("--library-cache")
             .arg(dir.join("libraries"))
             .args(&options.args)
