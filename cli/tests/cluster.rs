@@ -130,13 +130,19 @@ fn every_daemon_lists_the_members_and_answers_for_every_session() {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.header("x-request-id"), Some("relay-check-1"));
+    // B's own id for a request it relays is the one the owner logs.
+    let r = b.http.repl(&s, "'again'");
+    let rid = r.header("x-request-id").unwrap().to_string();
+    let in_logs = || a.logs().iter().any(|l| l.contains(&rid)).then_some(());
+    assert!(until(Duration::from_secs(2), in_logs).is_some(), "{rid} not in A's logs");
     assert_eq!(r.header("content-type"), Some("application/json"));
     let r = c.http.repl(&s, "answer + 1");
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json["result"]["json"], 42);
-    // A ran both: its log has them; B's and C's logs have one each.
-    assert_eq!(logged(a, "/executions/repl"), 2);
-    assert_eq!(logged(b, "/executions/repl"), 1);
+    // A ran all three: its log has them; B's has the two it relayed.
+    let counts = || (logged(a, "/executions/repl"), logged(b, "/executions/repl"));
+    until(Duration::from_secs(2), || (counts() == (3, 2)).then_some(()));
+    assert_eq!(counts(), (3, 2));
     // The owner's errors come back as they are.
     let r = b.http.post(
         "/executions/run-file",
@@ -270,7 +276,11 @@ fn placement_spreads_sessions_and_full_everywhere_is_503() {
         return;
     };
     let db = pg.fresh_database();
-    let ds = daemons(&db, 3, &["--capacity", "1"]);
+    // With a token: relayed requests carry it to the owner, which requires it too.
+    let mut ds = daemons(&db, 3, &["--capacity", "1", "--token", "s3cret"]);
+    for d in &mut ds {
+        d.http.token = Some("s3cret".into());
+    }
     let ids: Vec<String> = ds.iter().map(id_of).collect();
     let a = &ds[0];
     let t = a.template("spread");
@@ -302,6 +312,12 @@ fn placement_spreads_sessions_and_full_everywhere_is_503() {
             .post("/sessions", &body)
             .assert_error(503, "NO_CAPACITY");
     }
+    // Without the token nothing is relayed.
+    let mut anonymous = Http::new(&ds[2].addr);
+    anonymous.token = None;
+    anonymous
+        .repl(&sessions[0], "1")
+        .assert_error(401, "UNAUTHORIZED");
     // A closed one frees its daemon's room: the next session goes there.
     let r = ds[2]
         .http

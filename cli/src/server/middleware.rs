@@ -35,9 +35,11 @@ fn request_id(req: &Request) -> HeaderValue {
 }
 
 /// Sets `X-Request-Id` and logs one line per request (method, path, status, duration, id).
-pub async fn request_log(req: Request, next: Next) -> Response {
+pub async fn request_log(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
+    // A request relayed to another daemon carries the same id, so both log lines match.
+    req.headers_mut().insert(REQUEST_ID, id.clone());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
