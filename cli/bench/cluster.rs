@@ -14,6 +14,8 @@
 //! `BENCH_SCALE=0.2` shortens every loop.
 
 mod common;
+// The core's harness, formatted with the core.
+#[rustfmt::skip]
 #[path = "../../core/tests/common/postgres.rs"]
 mod postgres;
 
