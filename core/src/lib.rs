@@ -29,6 +29,7 @@ mod error;
 mod event;
 mod execution;
 mod follow;
+mod id;
 pub mod library;
 mod limits;
 mod membership;

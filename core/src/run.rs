@@ -128,6 +128,31 @@ impl RunContext {
             return Recorded::Refused;
         }
         let text = payload.to_string();
+        self.emit_text(event_type, text, move || payload)
+    }
+
+    /// [`emit`](Self::emit) of a payload the caller keeps (the value of a run, which is
+    /// also its result): it is copied only for a watcher or a follower.
+    pub fn emit_ref(&self, event_type: EventType, payload: &Value) -> Recorded {
+        if self.guard.stopped().is_some() {
+            return Recorded::Refused;
+        }
+        let text = payload.to_string();
+        self.emit_text(event_type, text, || payload.clone())
+    }
+
+    /// [`emit`](Self::emit) of a payload already written as JSON text (the hot events: console
+    /// lines and the input echo, see [`crate::event`]): storage takes the text as it is, and
+    /// the `Value` is made by `value` only when a watcher or a follower needs an `Event`.
+    pub fn emit_text(
+        &self,
+        event_type: EventType,
+        text: String,
+        value: impl FnOnce() -> Value,
+    ) -> Recorded {
+        if self.guard.stopped().is_some() {
+            return Recorded::Refused;
+        }
         let size = text.len() as u64;
         {
             let rec = self.recorder.lock();
@@ -143,7 +168,7 @@ impl RunContext {
                 return Recorded::Refused;
             }
         }
-        self.record(event_type, payload, text);
+        self.record(event_type, value, text);
         Recorded::Stored
     }
 
@@ -152,10 +177,10 @@ impl RunContext {
     pub fn system(&self, level: SystemLevel, message: &str) {
         let payload = system_payload(level, message);
         let text = payload.to_string();
-        self.record(EventType::System, payload, text);
+        self.record(EventType::System, move || payload, text);
     }
 
-    fn record(&self, event_type: EventType, payload: Value, text: String) {
+    fn record(&self, event_type: EventType, payload: impl FnOnce() -> Value, text: String) {
         let copy = {
             let mut rec = self.recorder.lock();
             let seq = rec.next_seq;
@@ -168,7 +193,7 @@ impl RunContext {
                 seq,
                 ts: timestamp::format_millis(ts_ms),
                 event_type,
-                payload,
+                payload: payload(),
             });
             if let Some(event) = &event {
                 if !rec.followers.is_empty() {

@@ -1220,11 +1220,15 @@ impl VmSystem {
             run.flush();
             let _ = started.send(self.inner.store.execution(&id).map(|(exec, _)| exec));
         }
-        let echo = match (&job.input, &job.path) {
-            (Some(text), _) => json!({"text": text}),
-            (None, path) => json!({"path": path}),
+        let (key, shown) = match (&job.input, &job.path) {
+            (Some(text), _) => ("text", Some(text)),
+            (None, path) => ("path", path.as_ref()),
         };
-        run.emit(EventType::InputEcho, echo);
+        let echo = match shown {
+            Some(shown) => crate::event::input_echo_text(key, shown),
+            None => json!({ key: null }).to_string(),
+        };
+        run.emit_text(EventType::InputEcho, echo, || json!({ key: shown }));
         let name = match job.kind {
             ExecutionKind::Repl => "<repl>".to_string(),
             _ => job.path.clone().unwrap_or_default(),
@@ -1352,12 +1356,12 @@ fn mark_lost(store: &Store, session_id: &str, owner: &Owner) -> Result<()> {
 fn finish(run: &RunContext, outcome: Outcome) -> Result<Execution> {
     let mut outcome = outcome;
     if let Outcome::Value(payload) = &outcome {
-        if run.emit(EventType::Value, payload.clone()) == crate::run::Recorded::Refused {
+        if run.emit_ref(EventType::Value, payload) == crate::run::Recorded::Refused {
             outcome = Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::MaxOutput));
         }
     }
     if let Outcome::Exception(payload) = &outcome {
-        if run.emit(EventType::Exception, payload.clone()) == crate::run::Recorded::Refused {
+        if run.emit_ref(EventType::Exception, payload) == crate::run::Recorded::Refused {
             outcome = Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::MaxOutput));
         }
     }
@@ -1422,7 +1426,7 @@ fn object_or_empty(value: &Json, what: &str) -> Result<Json> {
 impl Inner {
     /// Whether this is a fork() child's copy of a handle opened in its parent.
     fn forked(&self) -> bool {
-        self.owner.pid != std::process::id()
+        self.owner.pid != crate::id::process_id()
     }
 
     fn shut_down(&self, session_id: &str, live: &LiveSession, reason: Option<&str>) -> Result<()> {
@@ -1505,8 +1509,4 @@ const RUN_THREAD_STACK: usize = 8 << 20;
 /// How often a follower of another process's run reads the database.
 const FOLLOW_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// A new record id: a UUID whose leading bits are the time (version 7), so rows of one
-/// table are inserted in order and each commit touches the same few index pages.
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+use crate::id::new_id;

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value as Json};
 
 use rquickjs::promise::PromiseState;
 
-use crate::event::{system_payload, EventType, SystemLevel};
+use crate::event::{console_payload_text, system_payload, EventType, SystemLevel, CONSOLE_LEVELS};
 use crate::limits::{stack_remaining, StopReason};
 use crate::run::RunContext;
 use crate::template::{Settings, UnhandledRejections};
@@ -160,14 +160,20 @@ impl Engine {
                 .map_err(|e| format!("prelude failed: {e}"))?;
             let emit = Function::new(
                 ctx.clone(),
-                move |ctx: Ctx<'_>, level: String, text: Value<'_>| {
+                move |ctx: Ctx<'_>, level: u32, text: Value<'_>| {
                     // A separate statement: the lock is released before the event reaches a
                     // watcher, which may call back into the library.
                     let Some(run) = emitter.lock().clone() else {
                         return;
                     };
+                    let level = CONSOLE_LEVELS.get(level as usize).copied().unwrap_or("log");
                     let text = value::string_lossy(&ctx, &text).unwrap_or_default();
-                    run.emit(EventType::Console, json!({"level": level, "text": text}));
+                    let payload = console_payload_text(level, &text);
+                    run.emit_text(
+                        EventType::Console,
+                        payload,
+                        || json!({"level": level, "text": text}),
+                    );
                 },
             )
             .map_err(|e| format!("cannot create console: {e}"))?;

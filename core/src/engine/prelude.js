@@ -161,11 +161,12 @@
 
   const noop = function () {};
   const consoleObject = {};
+  // In the order of the host's CONSOLE_LEVELS: `emit` gets the index (no string to convert).
   const levels = ['log', 'info', 'warn', 'error', 'debug'];
   for (let i = 0; i < levels.length; i++) {
-    const level = levels[i];
-    consoleObject[level] = consoleEnabled
-      ? function (...args) { emit(level, consoleText(args)); }
+    const index = i;
+    consoleObject[levels[i]] = consoleEnabled
+      ? function (...args) { emit(index, consoleText(args)); }
       : noop;
   }
   consoleObject.trace = consoleObject.debug;
