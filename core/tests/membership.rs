@@ -200,3 +200,14 @@ fn the_new_codes_keep_their_numbers() {
     assert_eq!(ErrorCode::StoreUnavailable.as_str(), "STORE_UNAVAILABLE");
     assert_eq!(ErrorCode::ALL.len(), 15);
 }
+
+#[test]
+fn a_postgres_url_is_refused_clearly_and_creates_nothing() {
+    let cwd = std::env::current_dir().unwrap();
+    for url in ["postgres://u@127.0.0.1:1/vm", "postgresql://127.0.0.1/vm"] {
+        let err = VmSystem::open(url).err().expect("refused");
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        assert!(err.to_string().contains("PostgreSQL"), "{err}");
+    }
+    assert!(!cwd.join("postgres:").exists() && !cwd.join("postgresql:").exists());
+}
