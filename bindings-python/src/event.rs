@@ -12,7 +12,7 @@ pub(crate) fn watcher(callback: Option<Py<PyAny>>) -> Option<EventWatcher> {
     let callback = callback?;
     Some(Box::new(move |event: &Event| {
         Python::attach(|py| {
-            let event = convert::record(py, event).map_err(|e| e.to_string())?;
+            let event = convert::event(py, event).map_err(|e| e.to_string())?;
             callback
                 .call1(py, (event,))
                 .map(drop)

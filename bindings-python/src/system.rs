@@ -299,7 +299,7 @@ impl VmSystem {
         let e = blocking::run(py, &vm, move |vm| {
             vm.repl_watched(&session_id, &input, watcher)
         })?;
-        convert::record(py, &e)
+        convert::execution(py, &e)
     }
 
     #[pyo3(signature = (session_id, path, args_json=None, env_json=None, on_event=None))]
@@ -319,7 +319,7 @@ impl VmSystem {
             let env = convert::parse_json(env_json.as_deref())?;
             vm.run_file_watched(&session_id, &path, &args, &env, watcher)
         })?;
-        convert::record(py, &e)
+        convert::execution(py, &e)
     }
 
     fn running_execution(&self, py: Python<'_>, session_id: &str) -> PyResult<Option<String>> {
@@ -333,7 +333,7 @@ impl VmSystem {
         execution_id: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let e = self.call(py, |vm| vm.get_execution(execution_id))?;
-        convert::record(py, &e)
+        convert::execution(py, &e)
     }
 
     #[pyo3(signature = (session_id, limit=50))]
@@ -346,7 +346,7 @@ impl VmSystem {
         // Out-of-range values reach the core as 0 or u32::MAX so that it reports them.
         let limit = limit.clamp(0, u32::MAX as i64) as u32;
         let e = self.call(py, |vm| vm.list_executions(session_id, limit))?;
-        convert::record(py, &e)
+        convert::executions(py, &e)
     }
 
     #[pyo3(signature = (execution_id, after_seq=0))]
@@ -358,7 +358,7 @@ impl VmSystem {
     ) -> PyResult<Bound<'py, PyAny>> {
         let after_seq = after_seq.max(0) as u64;
         let e = self.call(py, |vm| vm.events(execution_id, after_seq))?;
-        convert::record(py, &e)
+        convert::events(py, &e)
     }
 
     fn cancel_execution(&self, py: Python<'_>, execution_id: &str) -> PyResult<()> {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -167,3 +168,35 @@ def test_close_session_interrupts_running(vm: VmSystem, session: vm_system.Sessi
     vm.close_session(session.id)
     worker.join(5)
     assert result["exec"].status is ExecutionStatus.CANCELLED
+
+
+def test_native_records_have_the_spec_keys(vm: VmSystem, session: vm_system.Session) -> None:
+    # The native layer builds execution and event dicts field by field: every SPEC key is
+    # there with a JSON type, `limit` only when a limit ended the run.
+    native = vm._native
+    keys = {"id", "session_id", "kind", "input", "path", "args", "env", "status",
+            "started_at", "ended_at", "result", "error", "metrics"}
+    metric_keys = {"duration_ms", "cpu_ms", "event_count", "output_bytes", "host_calls"}
+    ok = native.repl(session.id, "console.log('é', 1); ({x: [1, 'y'], n: null})", None)
+    assert set(ok) == keys and set(ok["metrics"]) == metric_keys
+    assert ok["kind"] == "repl" and ok["status"] == "ok" and ok["path"] is None
+    assert ok["args"] == {} and ok["env"] == {} and ok["error"] is None
+    assert ok["result"]["json"] == {"x": [1, "y"], "n": None}
+    assert isinstance(ok["metrics"]["cpu_ms"], float) and ok["metrics"]["event_count"] == 3
+    assert json.loads(json.dumps(ok)) == ok
+    assert native.get_execution(ok["id"]) == ok
+    assert native.list_executions(session.id, 1) == [ok]
+    events = native.events(ok["id"], 0)
+    assert [set(e) for e in events] == [{"execution_id", "seq", "ts", "type", "payload"}] * 3
+    assert events[1]["payload"] == {"level": "log", "text": "é 1"}
+    assert [e["seq"] for e in events] == [1, 2, 3] and events[0]["type"] == "input_echo"
+    seen: list = []
+    native.repl(session.id, "console.warn('w')", seen.append)
+    assert [e["type"] for e in seen] == ["input_echo", "console", "value"]
+    assert seen[1]["payload"] == {"level": "warn", "text": "w"} and seen[1]["seq"] == 2
+    vm.update_settings(session.template_id, limits={"max_events": 2})
+    limited_session = vm.create_session(session.template_id, "ws", "c", session.worktree_path)
+    with pytest.raises(vm_system.VmSystemError):
+        vm.repl(limited_session.id, "for (let i = 0; i < 5; i++) console.log(i)")
+    stopped = native.list_executions(limited_session.id, 1)[0]
+    assert stopped["metrics"]["limit"] == "max_events" and set(stopped["metrics"]) == metric_keys | {"limit"}

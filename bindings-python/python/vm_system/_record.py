@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import sys
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar
 
@@ -14,6 +15,10 @@ R = TypeVar("R", bound="Record")
 def parse_timestamp(text: str) -> datetime:
     """An RFC 3339 UTC timestamp (``2024-05-01T12:00:00.123Z``) as an aware datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# Python 3.11+ reads the ``Z`` itself: the builder then calls the C function directly.
+_fast_timestamp = datetime.fromisoformat if sys.version_info >= (3, 11) else parse_timestamp
 
 
 def format_timestamp(value: datetime) -> str:
@@ -66,6 +71,11 @@ def _plain(value: Any) -> Any:
 def _fast(decode: Optional[Callable[[Any], Any]]) -> Optional[Callable[[Any], Any]]:
     """`decode`, with an enum class replaced by a lookup in its members (much cheaper than
     calling the class; unknown values still go through the class, which raises)."""
+    if decode is parse_timestamp:
+        return _fast_timestamp
+    owner = getattr(decode, "__self__", None)
+    if getattr(decode, "__func__", None) is Record._from_dict.__func__ and isinstance(owner, type):
+        return _build_of(owner)  # a nested record (Metrics): its builder, without the lookup
     if isinstance(decode, type) and issubclass(decode, enum.Enum):
         members = decode._value2member_map_
         enum_class = decode
@@ -81,24 +91,30 @@ def _fast(decode: Optional[Callable[[Any], Any]]) -> Optional[Callable[[Any], An
 def _builder(cls: Type[R]) -> Callable[[Dict[str, Any]], R]:
     """Builds instances of a record class from the core's dicts without going through the
     dataclass `__init__` (a frozen dataclass sets each field with `object.__setattr__`):
-    this runs once per record the library returns, so it is kept short."""
-    plan = tuple(
-        (f.name, f.metadata.get("key") or f.name, _fast(f.metadata.get("decode")))
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-    )
-    new = object.__new__
+    this runs once per record the library returns (each `repl`), so it is one generated
+    function with no loop, each field read and decoded in line."""
+    env: Dict[str, Any] = {"new": object.__new__, "cls": cls}
+    lines = ["def build(data):", "    get = data.get", "    record = new(cls)", "    record.__dict__.update({"]
+    for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
+        key = f.metadata.get("key") or f.name
+        decode = _fast(f.metadata.get("decode"))
+        if decode is None:
+            lines.append(f"        {f.name!r}: get({key!r}),")
+        else:
+            env[f"decode{i}"] = decode
+            lines.append(f"        {f.name!r}: None if (v{i} := get({key!r})) is None else decode{i}(v{i}),")
+    lines += ["    })", "    return record"]
+    exec("\n".join(lines), env)  # noqa: S102 - the source is built above from field names
+    return env["build"]  # type: ignore[no-any-return]
 
-    def build(data: Dict[str, Any]) -> R:
-        get = data.get
-        values = {}
-        for name, key, decode in plan:
-            raw = get(key)
-            values[name] = raw if decode is None or raw is None else decode(raw)
-        record = new(cls)
-        record.__dict__.update(values)
-        return record
 
-    return build
+def _build_of(cls: Type[R]) -> Callable[[Dict[str, Any]], R]:
+    """The class's builder, made on first use."""
+    build = cls.__dict__.get("_build")
+    if build is None:
+        build = _builder(cls)
+        setattr(cls, "_build", build)
+    return build  # type: ignore[no-any-return]
 
 
 class Record:
@@ -106,11 +122,7 @@ class Record:
 
     @classmethod
     def _from_dict(cls: Type[R], data: Dict[str, Any]) -> R:
-        build = cls.__dict__.get("_build")
-        if build is None:
-            build = _builder(cls)
-            setattr(cls, "_build", build)
-        return build(data)
+        return _build_of(cls)(data)
 
     def to_dict(self) -> Dict[str, Any]:
         """The record as a JSON-compatible dict with the SPEC's snake_case keys
