@@ -5,8 +5,13 @@
 //! instance is a row of the `daemons` table kept fresh by a heartbeat (see
 //! `store::postgres`); this module holds the types and the placement policy both share.
 
-use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// A member of the store: one `VmSystem` instance (a daemon, or a library user).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,9 +124,60 @@ impl IdHistory {
     }
 
     /// Moves to a new id (after this instance found itself reaped).
-    #[allow(dead_code)] // used by the PostgreSQL engine's membership (next step)
     pub fn replace(&self, next: String) {
         self.ids.lock().push(next.into_boxed_str());
+    }
+}
+
+/// How often a member of a shared store renews its heartbeat (and reaps).
+pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A thread that calls `tick` every [`HEARTBEAT_INTERVAL`] until stopped (dropped) or
+/// `tick` returns `false`.
+pub(crate) struct Heartbeat {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    pub fn start(mut tick: impl FnMut() -> bool + Send + 'static) -> Result<Self> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let shared = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("vm-system-heartbeat".into())
+            .spawn(move || loop {
+                {
+                    let mut stopped = shared.0.lock();
+                    if !*stopped {
+                        shared.1.wait_for(&mut stopped, HEARTBEAT_INTERVAL);
+                    }
+                    if *stopped {
+                        return;
+                    }
+                }
+                if !tick() {
+                    return;
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the heartbeat thread: {e}")))?;
+        Ok(Heartbeat {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // Dropped from its own tick (the tick held the last handle of the instance):
+            // the thread sees the flag and ends by itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
     }
 }
 

@@ -58,7 +58,7 @@ struct Recorder {
     output_bytes: u64,
     last_flush: Instant,
     watcher_failed: bool,
-    flush_error: Option<String>,
+    flush_error: Option<crate::Error>,
     /// Live followers; each event is queued to them in seq order while this lock is held
     /// (a queue push, never the follower's own code), if its seq is past the one the
     /// follower asked to start after.
@@ -322,7 +322,7 @@ impl RunContext {
         match self.store.flush_execution(exec, key, pending) {
             Ok(()) => pending.clear(),
             // Keep the events and try again at the next flush; the final one reports it.
-            Err(e) => rec.flush_error = Some(e.to_string()),
+            Err(e) => rec.flush_error = Some(e),
         }
     }
 
@@ -356,10 +356,17 @@ impl RunContext {
         rec.flush_error = None;
         self.flush_locked(&mut rec);
         if let Some(e) = rec.flush_error.take() {
-            return Err(crate::Error::Internal(format!(
-                "could not store execution {}: {e}",
-                rec.exec.id
-            )));
+            // A store that cannot be reached keeps its code: the caller may retry.
+            return Err(match e {
+                crate::Error::StoreUnavailable(m) => crate::Error::StoreUnavailable(format!(
+                    "could not store the end of execution {}: {m}",
+                    rec.exec.id
+                )),
+                e => crate::Error::Internal(format!(
+                    "could not store execution {}: {e}",
+                    rec.exec.id
+                )),
+            });
         }
         Ok(rec.exec.clone())
     }

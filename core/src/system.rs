@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value as Json};
@@ -17,13 +17,13 @@ use crate::execution::{Execution, ExecutionKind, ExecutionStatus, Metrics};
 use crate::follow::{FollowItem, Follower};
 use crate::library::{self, InstalledLibrary, LibraryInfo};
 use crate::limits::StopReason;
-use crate::membership::{self, DaemonInfo, IdHistory, Location, Placement};
+use crate::membership::{self, DaemonInfo, Heartbeat, IdHistory, Location, Placement};
 use crate::modules::{self, ModuleInfo};
 use crate::owner;
 use crate::paths;
 use crate::run::{EventWatcher, RunContext};
 use crate::session::{RuntimeSummary, Session, SessionStatus};
-use crate::store::{NameTable, Owner, Store};
+use crate::store::{NameTable, Owner, Registration, Store};
 use crate::template::{
     require_non_empty, validate_capability, validate_engine, Capability, Settings, StartupFile,
     StartupMode, Template, TemplateDetail,
@@ -55,7 +55,6 @@ pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 struct MemberOptions {
     advertise_url: Option<String>,
     capacity: Option<u32>,
-    #[allow(dead_code)] // read by the PostgreSQL engine's membership (next step)
     heartbeat_timeout: Duration,
 }
 
@@ -106,6 +105,13 @@ struct Inner {
     member: MemberOptions,
     /// When this instance opened (RFC 3339 UTC).
     started_at: String,
+    /// On a shared store: the thread that renews this member's heartbeat and reaps.
+    heartbeat: Mutex<Option<Heartbeat>>,
+    /// Since when this member's heartbeats have succeeded without a break (`None` while
+    /// the store is away). It reaps others only after a full timeout of its own
+    /// heartbeats: after an outage of the store every member's heartbeat is old, and each
+    /// must have had the time to renew it before anyone is judged dead.
+    healthy_since: Mutex<Option<Instant>>,
     library_cache: PathBuf,
     /// The store's files, which no script may open.
     protected: Arc<paths::Protected>,
@@ -219,22 +225,32 @@ impl VmSystem {
     }
 
     /// Opens a database file with options.
+    ///
+    /// A `postgres://` or `postgresql://` URL opens a PostgreSQL store instead: the
+    /// records live in that database, shared with every other instance that opens it
+    /// (each one a member, see [`daemons`](Self::daemons)); the `database` module's files
+    /// stay in the worktrees.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         if path.as_os_str().is_empty() {
             return Err(Error::validation("database path is empty"));
         }
+        if let Some(url) = path
+            .to_str()
+            .filter(|p| p.starts_with("postgres://") || p.starts_with("postgresql://"))
+        {
+            let member = MemberOptions::from(&options)?;
+            let store = Store::open_postgres(url)?;
+            let cache = options
+                .library_cache
+                .unwrap_or_else(|| PathBuf::from(".vm-cache/libraries"));
+            let vm = Self::with_store(store, cache, paths::Protected::default(), member);
+            vm.join_members()?;
+            return Ok(vm);
+        }
         // SQLite's name for a private in-memory database: give the caller exactly that.
         if path == Path::new(":memory:") {
             return Self::open_in_memory_with(options);
-        }
-        // Not yet a file name either: a URL must not become a directory named `postgres:`.
-        let text = path.to_string_lossy();
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            return Err(Error::validation(
-                "PostgreSQL stores are not available in this release (the engine is in progress); \
-                 use a SQLite file",
-            ));
         }
         let member = MemberOptions::from(&options)?;
         let store = Store::open_file(path)?;
@@ -286,6 +302,8 @@ impl VmSystem {
                 owner,
                 member,
                 started_at: timestamp::now(),
+                heartbeat: Mutex::new(None),
+                healthy_since: Mutex::new(None),
                 library_cache,
                 protected: Arc::new(protected),
                 sessions: RwLock::default(),
@@ -351,6 +369,13 @@ impl VmSystem {
     /// this instance alone.
     pub fn daemons(&self) -> Result<Vec<DaemonInfo>> {
         self.usable()?;
+        if let Some(members) = self
+            .inner
+            .store
+            .members(self.inner.member.heartbeat_timeout)?
+        {
+            return Ok(members);
+        }
         let now = timestamp::now();
         Ok(vec![DaemonInfo {
             id: self.daemon_id().to_string(),
@@ -409,7 +434,29 @@ impl VmSystem {
     /// only member is this instance). The heartbeat does this every second.
     pub fn reap_dead_daemons(&self) -> Result<Vec<String>> {
         self.usable()?;
-        Ok(Vec::new())
+        match self.inner.store.shared() {
+            Some(pg) => pg.reap(self.daemon_id(), self.inner.member.heartbeat_timeout),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// On a shared store: registers this instance as a member and starts its heartbeat.
+    fn join_members(&self) -> Result<()> {
+        let Some(pg) = self.inner.store.shared() else {
+            return Ok(());
+        };
+        pg.register(&self.inner.registration())?;
+        *self.inner.healthy_since.lock() = Some(Instant::now());
+        let inner = Arc::downgrade(&self.inner);
+        let heartbeat = Heartbeat::start(move || match inner.upgrade() {
+            Some(inner) => {
+                inner.beat();
+                true
+            }
+            None => false,
+        })?;
+        *self.inner.heartbeat.lock() = Some(heartbeat);
+        Ok(())
     }
 
     /// Whether a stored owner id is this instance (its current member id).
@@ -842,8 +889,18 @@ impl VmSystem {
         self.usable()?;
         let rows = self.inner.store.sessions(None)?;
         let mut out = Vec::with_capacity(rows.len());
+        // Each owner is asked about once (on a shared store, one query per member).
+        let mut alive: HashMap<String, bool> = HashMap::new();
         for (session, owner) in rows {
-            let session = self.reconcile(session, &owner)?;
+            let known_alive = session.status.is_live()
+                && *alive
+                    .entry(owner.instance.clone())
+                    .or_insert_with(|| self.owner_alive(&owner));
+            let session = if known_alive {
+                session
+            } else {
+                self.reconcile(session, &owner)?
+            };
             if status.is_none_or(|s| s == session.status) {
                 out.push(session);
             }
@@ -855,14 +912,29 @@ impl VmSystem {
         if !session.status.is_live() || self.owner_alive(owner) {
             return Ok(session);
         }
-        mark_lost(&self.inner.store, &session.id, owner)?;
+        self.end_lost(&session.id, owner)?;
         let (fresh, _) = self.inner.store.session(&session.id)?;
         Ok(fresh)
     }
 
     /// Whether the instance that owns a session (this one, or another) still runs it.
     fn owner_alive(&self, owner: &Owner) -> bool {
-        self.is_me(&owner.instance) || owner::is_alive(owner)
+        self.is_me(&owner.instance)
+            || self
+                .inner
+                .store
+                .owner_alive(owner, self.inner.member.heartbeat_timeout)
+    }
+
+    /// Ends the records of a session whose owner is gone. On SQLite: its session closed and
+    /// its running executions ended, here. On a shared store the owner is a dead member:
+    /// reaping ends all it left, once, whoever notices first.
+    fn end_lost(&self, session_id: &str, owner: &Owner) -> Result<()> {
+        if self.inner.store.is_shared() {
+            self.inner.reap_if_healthy().map(drop)
+        } else {
+            mark_lost(&self.inner.store, session_id, owner)
+        }
     }
 
     /// Closes a session: interrupts a running execution (it ends `cancelled`), discards the
@@ -874,14 +946,11 @@ impl VmSystem {
             Some(live) => self.inner.shut_down(session_id, &live, None)?,
             None => {
                 let (session, owner) = self.inner.store.session(session_id)?;
-                if session.status.is_live()
-                    && !self.is_me(&owner.instance)
-                    && owner::is_alive(&owner)
-                {
+                if session.status.is_live() && self.owner_alive(&owner) {
                     return Err(Error::SessionNotReady {
                         message: format!(
                             "session {session_id} is live in {}; close it there",
-                            owner_description(&owner)
+                            self.owner_description(&owner)
                         ),
                         session_id: session_id.to_string(),
                     });
@@ -1038,11 +1107,15 @@ impl VmSystem {
             if let Some(run) = self.running_context(execution_id) {
                 return run.follow(after_seq);
             }
-            if !self.is_me(&owner.instance) && owner::is_alive(&owner) {
+            if self.owner_alive(&owner) {
                 return self.follow_elsewhere(execution_id, after_seq);
             }
             // Its process is gone: it ends as lost.
-            mark_lost(&self.inner.store, &exec.session_id, &owner)?;
+            self.end_lost(&exec.session_id, &owner)?;
+            if self.inner.store.is_shared() {
+                // Until a member reaps the dead owner, follow the record as it is.
+                return self.follow_elsewhere(execution_id, after_seq);
+            }
         }
         let (tx, follower) = Follower::channel();
         for event in self.inner.store.events(execution_id, after_seq)? {
@@ -1073,7 +1146,11 @@ impl VmSystem {
                     let Ok((exec, owner)) = store.execution(&id) else {
                         return;
                     };
-                    if exec.status == ExecutionStatus::Running && !owner::is_alive(&owner) {
+                    // (On a shared store a dead member's records are ended by reaping.)
+                    if exec.status == ExecutionStatus::Running
+                        && !store.is_shared()
+                        && !owner::is_alive(&owner)
+                    {
                         // The process died under us: end the record as lost, then read it.
                         if mark_lost(&store, &exec.session_id, &owner).is_err() {
                             return;
@@ -1109,7 +1186,7 @@ impl VmSystem {
         let message = if session.status == SessionStatus::Ready && !self.is_me(&owner.instance) {
             format!(
                 "session {session_id} runs in {}; execute it there",
-                owner_description(&owner)
+                self.owner_description(&owner)
             )
         } else {
             format!(
@@ -1283,7 +1360,7 @@ impl VmSystem {
         if exec.status != ExecutionStatus::Running || self.owner_alive(&owner) {
             return Ok(exec);
         }
-        mark_lost(&self.inner.store, &exec.session_id, &owner)?;
+        self.end_lost(&exec.session_id, &owner)?;
         Ok(self.inner.store.execution(execution_id)?.0)
     }
 
@@ -1312,7 +1389,7 @@ impl VmSystem {
         {
             return Ok(executions);
         }
-        mark_lost(&self.inner.store, session_id, &owner)?;
+        self.end_lost(session_id, &owner)?;
         Ok(self.inner.store.executions(session_id, limit)?.0)
     }
 
@@ -1468,6 +1545,79 @@ impl Inner {
         Ok(())
     }
 
+    /// What this instance registers as a member of a shared store.
+    fn registration(&self) -> Registration<'_> {
+        Registration {
+            id: self.ids.current(),
+            advertise_url: self.member.advertise_url.as_deref(),
+            capacity: self.member.capacity,
+        }
+    }
+
+    /// One heartbeat of a member of a shared store: renews it, writes the final records
+    /// kept while the store was away, and reaps dead members. A member that finds itself
+    /// reaped stops its sessions and registers again under a new id.
+    fn beat(&self) {
+        let Some(pg) = self.store.shared() else {
+            return;
+        };
+        if self.forked() {
+            return;
+        }
+        match pg.heartbeat(self.ids.current()) {
+            Ok(true) => {
+                self.healthy_since.lock().get_or_insert_with(Instant::now);
+            }
+            Ok(false) => {
+                self.fence();
+                return;
+            }
+            Err(_) => {
+                *self.healthy_since.lock() = None;
+                return;
+            }
+        }
+        pg.write_deferred();
+        let _ = self.reap_if_healthy();
+    }
+
+    /// Reaps dead members, once this member's own heartbeats have run a full timeout
+    /// without a break (see `healthy_since`).
+    fn reap_if_healthy(&self) -> Result<Vec<String>> {
+        let Some(pg) = self.store.shared() else {
+            return Ok(Vec::new());
+        };
+        let timeout = self.member.heartbeat_timeout;
+        let healthy = self
+            .healthy_since
+            .lock()
+            .is_some_and(|since| since.elapsed() >= timeout);
+        if !healthy {
+            return Ok(Vec::new());
+        }
+        pg.reap(self.ids.current(), timeout)
+    }
+
+    /// This member was reaped (paused past the timeout, or cut off from the store): the
+    /// others have closed its sessions and ended its runs in the store. Its runtimes stop
+    /// here, their records are left as the reaper wrote them (a close writes only to a
+    /// session still live, which a reaped member's are not; a run's last flush writes only
+    /// over a record still `running`), and it registers again under a new id, so no
+    /// session ever has two owners.
+    fn fence(&self) {
+        let old = self.ids.current().to_string();
+        let reason = format!(
+            "daemon {old} found itself reaped (no heartbeat within the timeout); its sessions were closed"
+        );
+        self.close_all(Some(&reason));
+        self.ids.replace(uuid::Uuid::new_v4().to_string());
+        *self.healthy_since.lock() = None;
+        if let Some(pg) = self.store.shared() {
+            // On failure the next heartbeat finds no row and comes back here.
+            let _ = pg.register(&self.registration());
+        }
+    }
+
     fn close_all(&self, reason: Option<&str>) {
         let sessions: Vec<(String, Arc<LiveSession>)> = self.sessions.write().drain().collect();
         // Stop every run first, so the sessions' runs wind down together rather than one
@@ -1494,20 +1644,31 @@ impl Drop for Inner {
             std::mem::forget(self.store.clone());
             std::mem::forget(std::mem::take(self.sessions.get_mut()));
             std::mem::forget(std::mem::take(self.running.get_mut()));
+            std::mem::forget(self.heartbeat.get_mut().take());
             return;
         }
+        // The heartbeat stops first (it must not reap or fence while the sessions close).
+        drop(self.heartbeat.get_mut().take());
         self.close_all(None);
+        if let Some(pg) = self.store.shared() {
+            // A clean leave: nobody will reap this member (its sessions are closed).
+            let _ = pg.leave(self.ids.current());
+        }
         owner::unregister_instance(&self.owner);
     }
 }
 
-/// Who holds a session's runtime, as an error message says it.
-fn owner_description(owner: &Owner) -> String {
-    if owner.pid == std::process::id() {
-        "another VmSystem handle of this process (each handle runs only its own sessions)"
-            .to_string()
-    } else {
-        format!("another process (pid {})", owner.pid)
+impl VmSystem {
+    /// Who holds a session's runtime, as an error message says it.
+    fn owner_description(&self, owner: &Owner) -> String {
+        if self.inner.store.is_shared() {
+            format!("daemon {}", owner.instance)
+        } else if owner.pid == std::process::id() {
+            "another VmSystem handle of this process (each handle runs only its own sessions)"
+                .to_string()
+        } else {
+            format!("another process (pid {})", owner.pid)
+        }
     }
 }
 

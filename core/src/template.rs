@@ -400,11 +400,16 @@ pub(crate) fn validate_engine(engine: &str) -> Result<()> {
     }
 }
 
-/// Fails with `VALIDATION_ERROR` naming `field` when `value` is empty or blank.
+/// Fails with `VALIDATION_ERROR` naming `field` when `value` is empty, blank or holds a NUL.
 pub(crate) fn require_non_empty(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         Err(Error::validation(format!(
             "{field} is required and must not be empty"
+        )))
+    } else if value.contains('\0') {
+        // Names cross C strings and PostgreSQL `text`, neither of which holds a NUL.
+        Err(Error::validation(format!(
+            "{field} must not contain a NUL byte"
         )))
     } else {
         Ok(())

@@ -11,7 +11,7 @@ use vm_system::{ErrorCode, EventType, ExecutionStatus, SessionStatus, VmSystem};
 
 #[test]
 fn template_crud_and_defaults() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("runner", "quickjs").unwrap();
     assert_eq!(t.engine, "quickjs");
     let detail = vm.get_template(&t.id).unwrap();
@@ -144,7 +144,7 @@ fn template_crud_and_defaults() {
 
 #[test]
 fn session_creation_checks_every_argument() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     let tree = Worktree::new(&[("a.txt", "x")]);
     for (args, code) in [
@@ -224,7 +224,7 @@ fn session_lifecycle_get_list_close_summary() {
 
 #[test]
 fn deleting_a_template_keeps_running_sessions() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     let tree = Worktree::new(&[]);
     let s = vm.create_session(&t.id, "ws", "c", tree.str()).unwrap();
@@ -236,7 +236,7 @@ fn deleting_a_template_keeps_running_sessions() {
 
 #[test]
 fn startup_crash_records_what_and_where() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     vm.add_startup_file(&t.id, "ok.js", 1, "eval").unwrap();
     vm.add_startup_file(&t.id, "bad.js", 2, "eval").unwrap();
@@ -384,7 +384,7 @@ fn watcher_sees_the_stored_events_in_order_and_survives_failures() {
 
 #[test]
 fn busy_sessions_fail_fast_and_sessions_run_in_parallel() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     let tree = Worktree::new(&[]);
     let a = vm.create_session(&t.id, "ws", "c", tree.str()).unwrap().id;
@@ -545,6 +545,14 @@ fn bad_input_is_a_validation_error_not_a_crash() {
     let exec = vm.repl(&id, "1\0 + 2").unwrap();
     assert_eq!(exec.status, ExecutionStatus::Error);
     assert!(exec.error.unwrap().starts_with("SyntaxError"));
+    // A NUL inside a string survives the record, in the input and in the error.
+    let exec = vm.repl(&id, "throw new Error('a\0b')").unwrap();
+    let stored = vm.get_execution(&exec.id).unwrap();
+    assert_eq!(stored.input.as_deref(), Some("throw new Error('a\0b')"));
+    assert_eq!(stored.error.as_deref(), Some("Error: a\0b"));
+    let err = vm.create_template("bad\0name", "quickjs").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Validation);
+    assert!(err.to_string().contains("NUL"), "{err}");
     std::fs::write(tree.path.join("latin1.js"), [0x27, 0xe9, 0x27]).unwrap();
     let err = vm
         .run_file(&id, "latin1.js", &json!({}), &json!({}))
@@ -552,7 +560,7 @@ fn bad_input_is_a_validation_error_not_a_crash() {
     assert_eq!(err.code(), ErrorCode::Validation);
     assert_eq!(
         vm.list_executions(&id, 50).unwrap().len(),
-        1,
+        2,
         "refused requests leave no record"
     );
     assert_eq!(

@@ -221,7 +221,7 @@ fn dynamic_import_from_the_repl_resolves_from_the_worktree_root() {
 
 #[test]
 fn module_startup_files() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     vm.update_settings(&t.id, &json!({"runtime": {"esm": true}}))
         .unwrap();
@@ -262,7 +262,7 @@ fn console_can_be_switched_off() {
 
 #[test]
 fn native_modules_import_in_esm_mode() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     vm.update_settings(&t.id, &json!({"runtime": {"esm": true}}))
         .unwrap();

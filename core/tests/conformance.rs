@@ -1,4 +1,7 @@
-//! Runs every case of `tests/conformance/` (the format is in its README) against the Rust API.
+//! Runs every case of `tests/conformance/` (the format is in its README) against the Rust API
+//! (on PostgreSQL too, with `VM_SYSTEM_TEST_DB=postgres`).
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -116,7 +119,7 @@ fn run_case(file: &Path) {
         std::os::unix::fs::symlink(target, worktree.join(link["link"].as_str().unwrap())).unwrap();
     }
 
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let template = vm.create_template(&case, "quickjs").unwrap();
     let setup = spec.get("template").cloned().unwrap_or(json!({}));
     if let Some(settings) = setup.get("settings") {

@@ -240,7 +240,7 @@ fn cancel_of_a_started_run_is_recorded() {
 
 #[test]
 fn shutdown_cancels_runs_and_closes_sessions_with_the_reason() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     let tree = Worktree::new(&[]);
     let a = vm.create_session(&t.id, "ws", "abc", tree.str()).unwrap();

@@ -216,7 +216,7 @@ fn wait_for_starting(vm: &VmSystem) -> String {
 
 #[test]
 fn close_while_a_session_starts_stops_its_startup_files() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let (template, tree) = slow_start(&vm);
     let (vm2, path) = (vm.clone(), tree.str().to_string());
     let creating = std::thread::spawn(move || vm2.create_session(&template, "ws", "c", &path));
@@ -238,7 +238,7 @@ fn close_while_a_session_starts_stops_its_startup_files() {
 
 #[test]
 fn close_session_while_it_starts_stops_its_startup_files() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let (template, tree) = slow_start(&vm);
     let (vm2, path) = (vm.clone(), tree.str().to_string());
     let creating = std::thread::spawn(move || vm2.create_session(&template, "ws", "c", &path));

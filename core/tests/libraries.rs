@@ -28,11 +28,10 @@ fn fixture(name: &str) -> PathBuf {
 /// A system whose library cache is a fresh temporary folder.
 fn system() -> (VmSystem, tempfile::TempDir) {
     let cache = tempfile::tempdir().unwrap();
-    let vm = VmSystem::open_in_memory_with(OpenOptions {
+    let vm = common::open_with(OpenOptions {
         library_cache: Some(cache.path().join("libraries")),
         ..OpenOptions::default()
-    })
-    .unwrap();
+    });
     (vm, cache)
 }
 

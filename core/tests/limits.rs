@@ -328,7 +328,7 @@ fn close_session_interrupts_the_running_execution() {
 
 #[test]
 fn startup_files_obey_the_limits() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     vm.update_settings(&t.id, &json!({"limits": {"wall_ms": 300}}))
         .unwrap();

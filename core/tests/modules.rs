@@ -15,7 +15,7 @@ fn session(
     settings: Value,
     files: &[(&str, &str)],
 ) -> (VmSystem, String, Worktree) {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("modules", "quickjs").unwrap();
     vm.update_settings(&t.id, &settings).unwrap();
     for m in modules {
@@ -147,7 +147,7 @@ fn require_of_anything_else_is_cannot_find_module() {
 
 #[test]
 fn built_ins_and_unknown_names_are_not_modules() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     for name in ["JSON", "Math", "console", "date", "PROMISE", "left-pad", ""] {
         let e = vm.add_module(&t.id, name).unwrap_err();
@@ -780,7 +780,7 @@ const EXPORT: &str = include_str!("fixtures/etl/transforms/export.js");
 
 #[test]
 fn etl_example_of_the_reference() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     // 1. Define the runtime.
     let t = vm.create_template("etl-runner", "quickjs").unwrap();
     vm.add_module(&t.id, "database").unwrap();

@@ -403,7 +403,7 @@ fn warnings_count_against_the_output_limits() {
 
 #[test]
 fn unhandled_rejections_is_a_validated_setting() {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = common::open();
     let t = vm.create_template("t", "quickjs").unwrap();
     assert_eq!(
         vm.get_template(&t.id)

@@ -6,16 +6,21 @@
 //! `Store` is an enum rather than a trait object: a call is one `match`, which the
 //! compiler folds into the SQLite path's own code, so that path costs what it did alone.
 
+mod pg;
 mod sqlite;
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::event::{Event, EventType};
 use crate::execution::Execution;
+use crate::membership::DaemonInfo;
 use crate::session::{Session, SessionStatus};
 use crate::template::{Capability, Settings, StartupFile, Template};
 
+use pg::PgStore;
+pub(crate) use pg::Registration;
 use sqlite::SqliteStore;
 
 /// Which process and instance holds a session's runtime.
@@ -43,6 +48,8 @@ pub(crate) struct PendingEvent {
 /// The storage of one `VmSystem`.
 pub(crate) enum Store {
     Sqlite(SqliteStore),
+    // Boxed: a pool, a heartbeat and deferred writes make it several times a SQLite store's size.
+    Postgres(Box<PgStore>),
 }
 
 /// Calls the same method on whichever engine this store is.
@@ -50,6 +57,7 @@ macro_rules! each {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
         }
     };
 }
@@ -63,6 +71,44 @@ impl Store {
 
     pub fn open_in_memory() -> Result<Self> {
         Ok(Store::Sqlite(SqliteStore::open_in_memory()?))
+    }
+
+    /// Connects to a PostgreSQL database (`postgres://` URL) and migrates its schema.
+    pub fn open_postgres(url: &str) -> Result<Self> {
+        Ok(Store::Postgres(Box::new(PgStore::open(url)?)))
+    }
+
+    /// Whether many processes on many hosts may share this store (PostgreSQL): its members
+    /// are known by heartbeat, not by pid.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// The PostgreSQL engine, for membership.
+    pub fn shared(&self) -> Option<&PgStore> {
+        match self {
+            Store::Postgres(pg) => Some(pg),
+            Store::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether the instance that owns a session row can still hold its runtime: its process
+    /// is alive (SQLite), or its member's heartbeat is younger than `timeout` and it is not
+    /// reaped (PostgreSQL; a store error counts as alive: nothing is decided while the
+    /// store is away).
+    pub fn owner_alive(&self, owner: &Owner, timeout: Duration) -> bool {
+        match self {
+            Store::Sqlite(_) => crate::owner::is_alive(owner),
+            Store::Postgres(pg) => pg.member_alive(&owner.instance, timeout).unwrap_or(true),
+        }
+    }
+
+    /// The members of a shared store (none for SQLite, whose one member is the caller).
+    pub fn members(&self, timeout: Duration) -> Result<Option<Vec<DaemonInfo>>> {
+        match self {
+            Store::Sqlite(_) => Ok(None),
+            Store::Postgres(pg) => pg.members(timeout).map(Some),
+        }
     }
 
     // ---- templates ----

@@ -1,10 +1,37 @@
 //! Shared set-up for the integration tests.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use vm_system::{Event, Execution, VmSystem};
+use vm_system::{Event, Execution, OpenOptions, VmSystem};
+
+/// Opens a fresh store for a test: in memory by default; with `VM_SYSTEM_TEST_DB=postgres`
+/// (`make test` runs the store-facing tests again so), a new database of this test
+/// binary's private PostgreSQL cluster.
+pub fn open() -> VmSystem {
+    open_with(OpenOptions::default())
+}
+
+/// [`open`] with options.
+pub fn open_with(options: OpenOptions) -> VmSystem {
+    match std::env::var("VM_SYSTEM_TEST_DB").as_deref() {
+        Ok("postgres") => {
+            let cluster = postgres::PgCluster::shared()
+                .expect("VM_SYSTEM_TEST_DB=postgres needs PostgreSQL installed");
+            VmSystem::open_with(cluster.fresh_database(), options).unwrap()
+        }
+        Ok("") | Ok("memory") | Err(_) => VmSystem::open_in_memory_with(options).unwrap(),
+        Ok(other) => panic!("VM_SYSTEM_TEST_DB={other:?}: expected postgres or memory"),
+    }
+}
+
+/// Whether the tests run on PostgreSQL (`VM_SYSTEM_TEST_DB=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("VM_SYSTEM_TEST_DB").as_deref() == Ok("postgres")
+}
 
 /// A temporary worktree with files in it.
 pub struct Worktree {
@@ -34,9 +61,9 @@ impl Worktree {
     }
 }
 
-/// An in-memory system with one template (settings patch applied) and a ready session.
+/// A fresh store (see [`open`]) with one template (settings patch applied) and a ready session.
 pub fn session_with(settings: Value, files: &[(&str, &str)]) -> (VmSystem, String, Worktree) {
-    let vm = VmSystem::open_in_memory().unwrap();
+    let vm = open();
     let t = vm.create_template("test", "quickjs").unwrap();
     vm.update_settings(&t.id, &settings).unwrap();
     let tree = Worktree::new(files);

@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// A running private cluster. Dropping it stops the server and removes its directory.
 pub struct PgCluster {
@@ -77,7 +78,71 @@ impl PgCluster {
             ],
         );
         cluster.pg_ctl("start");
+        cluster.watch_this_process();
         cluster
+    }
+
+    /// One cluster for the whole test binary, started on first use (`None` where
+    /// PostgreSQL is missing, as [`start_or_skip`](Self::start_or_skip)). Statics are
+    /// never dropped: it is stopped and removed when the process exits (an `atexit`
+    /// handler), and by its watchdog if the process is killed.
+    pub fn shared() -> Option<&'static PgCluster> {
+        static SHARED: OnceLock<Option<PgCluster>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let cluster = PgCluster::start_or_skip()?;
+                extern "C" fn stop_shared() {
+                    if let Some(Some(cluster)) = SHARED.get() {
+                        cluster.stop_and_remove();
+                    }
+                }
+                // SAFETY: registering a plain function with no preconditions.
+                unsafe { libc_atexit(stop_shared) };
+                Some(cluster)
+            })
+            .as_ref()
+    }
+
+    /// A process that stops this cluster once the test process is gone, however it went
+    /// (a panic that aborts, a SIGKILL): no cluster outlives its tests.
+    fn watch_this_process(&self) {
+        let stop = self.stop_command().join(" ");
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            dir = self.dir.display()
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+
+    /// The command line that stops the server at once.
+    fn stop_command(&self) -> Vec<String> {
+        let data = self.data_dir();
+        let program = self.bin.join("pg_ctl");
+        let mut command = Vec::new();
+        if as_root() {
+            command.extend(["runuser", "-u", "postgres", "--"].map(String::from));
+        }
+        command.push(program.display().to_string());
+        command.extend(["stop", "-D"].map(String::from));
+        command.push(data.display().to_string());
+        command.extend(["-m", "immediate", "-w"].map(String::from));
+        command
+    }
+
+    fn stop_and_remove(&self) {
+        let command = self.stop_command();
+        let _ = Command::new(&command[0])
+            .args(&command[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// The superuser URL of database `db`.
@@ -197,19 +262,7 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let data = self.data_dir();
-        let program = self.bin.join("pg_ctl");
-        let mut command = if as_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&program);
-            c
-        } else {
-            Command::new(&program)
-        };
-        let _ = command
-            .args(["stop", "-D", data.to_str().unwrap(), "-m", "immediate", "-w"])
-            .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.stop_and_remove();
     }
 }
 
@@ -235,7 +288,8 @@ fn find_bin() -> Option<PathBuf> {
         return Some(bin);
     }
     std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path).find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").exists() && d.join("pg_ctl").exists())
     })
 }
 
@@ -247,6 +301,8 @@ fn as_root() -> bool {
 extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+    #[link_name = "atexit"]
+    fn libc_atexit(f: extern "C" fn()) -> i32;
 }
 
 fn free_port() -> u16 {
