@@ -81,7 +81,6 @@ fn until<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn every_daemon_lists_the_members_and_answers_for_every_session() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;
@@ -240,7 +239,6 @@ fn every_daemon_lists_the_members_and_answers_for_every_session() {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn ops_daemons_prints_the_members() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;
@@ -280,7 +278,6 @@ fn ops_daemons_prints_the_members() {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn placement_spreads_sessions_and_full_everywhere_is_503() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;
@@ -339,7 +336,6 @@ fn placement_spreads_sessions_and_full_everywhere_is_503() {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn a_killed_daemon_s_sessions_close_within_the_timeout() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;
@@ -414,7 +410,6 @@ fn a_killed_daemon_s_sessions_close_within_the_timeout() {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn an_owner_that_stops_answering_is_502_without_a_hang() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;
@@ -464,7 +459,6 @@ fn an_owner_that_stops_answering_is_502_without_a_hang() {
 }
 
 #[test]
-#[ignore = "needs the PostgreSQL engine of the core (issue 15, next step)"]
 fn daemons_ride_out_a_postgresql_restart() {
     let Some(pg) = PgCluster::start_or_skip() else {
         return;

@@ -68,6 +68,24 @@ fn round_trip_us(vm: &VmSystem, worktree: &str, runs: u32) -> f64 {
     us
 }
 
+/// Commits per second with 1, 2 and 4 writers.
+fn writers(pg: &VmSystem, worktree: &str, seconds: f64, label: &str) {
+    println!(
+        "PostgreSQL ({label}), recorded repl(\"1+1\"), one session (and connection) per writer:"
+    );
+    let mut base = 0.0;
+    for threads in [1, 2, 4] {
+        let rate = throughput(pg, worktree, threads, seconds);
+        if threads == 1 {
+            base = rate;
+        }
+        println!(
+            "  {threads} writer(s): {rate:>8.0} commits/s ({:.2}x one writer)",
+            rate / base
+        );
+    }
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -76,31 +94,32 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(3.0);
-    let private;
+    let mut private = None;
     let url = match std::env::var("VM_SYSTEM_BENCH_PG") {
         Ok(url) => url,
         Err(_) => {
             let Some(started) = cluster::PgCluster::start_or_skip() else {
                 return;
             };
-            private = started;
-            private.fresh_database()
+            private.insert(started).fresh_database()
         }
     };
     let dir = tempfile::tempdir().unwrap();
     let worktree = dir.path().to_str().unwrap().to_string();
     let pg = VmSystem::open(&url).unwrap();
-    let mut base = 0.0;
-    println!("PostgreSQL, recorded repl(\"1+1\"), one session (and connection) per writer:");
-    for threads in [1, 2, 4] {
-        let rate = throughput(&pg, &worktree, threads, seconds);
-        if threads == 1 {
-            base = rate;
-        }
-        println!(
-            "  {threads} writer(s): {rate:>8.0} commits/s ({:.2}x one writer)",
-            rate / base
+    writers(&pg, &worktree, seconds, "fsync off: the engine's cost");
+    if let Some(cluster) = &private {
+        // Durable commits too: what a primary on this disk gives.
+        cluster.psql("postgres", "ALTER SYSTEM SET fsync = on");
+        cluster.psql("postgres", "SELECT pg_reload_conf()");
+        writers(
+            &pg,
+            &worktree,
+            seconds,
+            "fsync on: durable commits on this disk",
         );
+        cluster.psql("postgres", "ALTER SYSTEM SET fsync = off");
+        cluster.psql("postgres", "SELECT pg_reload_conf()");
     }
     let sqlite = VmSystem::open(dir.path().join("bench.db")).unwrap();
     let runs = (seconds * 1000.0) as u32;

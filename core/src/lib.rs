@@ -36,6 +36,7 @@ mod membership;
 pub mod modules;
 mod owner;
 mod paths;
+mod routes;
 mod run;
 mod session;
 mod store;

@@ -21,6 +21,7 @@ use crate::membership::{self, DaemonInfo, Heartbeat, IdHistory, Location, Placem
 use crate::modules::{self, ModuleInfo};
 use crate::owner;
 use crate::paths;
+use crate::routes::Routes;
 use crate::run::{EventWatcher, RunContext};
 use crate::session::{RuntimeSummary, Session, SessionStatus};
 use crate::store::{NameTable, Owner, Registration, Store};
@@ -112,6 +113,8 @@ struct Inner {
     /// heartbeats: after an outage of the store every member's heartbeat is old, and each
     /// must have had the time to renew it before anyone is judged dead.
     healthy_since: Mutex<Option<Instant>>,
+    /// Where sessions live, as last seen (shared store only).
+    routes: Routes,
     library_cache: PathBuf,
     /// The store's files, which no script may open.
     protected: Arc<paths::Protected>,
@@ -304,6 +307,7 @@ impl VmSystem {
                 started_at: timestamp::now(),
                 heartbeat: Mutex::new(None),
                 healthy_since: Mutex::new(None),
+                routes: Routes::default(),
                 library_cache,
                 protected: Arc::new(protected),
                 sessions: RwLock::default(),
@@ -369,11 +373,7 @@ impl VmSystem {
     /// this instance alone.
     pub fn daemons(&self) -> Result<Vec<DaemonInfo>> {
         self.usable()?;
-        if let Some(members) = self
-            .inner
-            .store
-            .members(self.inner.member.heartbeat_timeout)?
-        {
+        if let Some(members) = self.inner.read_members()? {
             return Ok(members);
         }
         let now = timestamp::now();
@@ -404,19 +404,45 @@ impl VmSystem {
         })
     }
 
-    /// Which instance can act on a session's runtime: `Remote` only when the session is
-    /// live (`starting` or `ready`) in another member that is alive and has an
-    /// `advertise_url`; otherwise `Local` (the core here answers: it runs the session, or
-    /// says it is closed or not held here). `SESSION_NOT_FOUND` for an unknown id.
+    /// Which instance can act on a session's runtime: `Remote` when the session was built
+    /// by another member that is alive and has an `advertise_url` (and, when the store is
+    /// asked, is still live: `starting` or `ready`); otherwise `Local` (the core here
+    /// answers: it runs the session, or says it is closed or not held here).
+    /// `SESSION_NOT_FOUND` for an unknown id.
+    ///
+    /// A session whose owner this instance already knows, held by a member the last
+    /// heartbeat saw alive, is located without asking the store (see
+    /// [`locate_session_known`](Self::locate_session_known)); that owner answers for the
+    /// session whatever its status.
     pub fn locate_session(&self, session_id: &str) -> Result<Location> {
         self.usable()?;
+        if let Some(location) = self.locate_session_known(session_id) {
+            return Ok(location);
+        }
         let (session, owner) = self.inner.store.session(session_id)?;
+        self.inner.remember_owner(session_id, &owner.instance);
         if !session.status.is_live() || self.is_me(&owner.instance) {
             return Ok(Location::Local);
         }
         Ok(self
             .remote_member(&owner.instance)?
             .map_or(Location::Local, Location::Remote))
+    }
+
+    /// [`locate_session`](Self::locate_session) from what this instance already knows,
+    /// never waiting for the store: `Some` when the session's owner is known and is this
+    /// instance or a member alive by the last heartbeat's list; `None` when only
+    /// `locate_session` can say. Cheap enough to call where blocking is not allowed.
+    pub fn locate_session_known(&self, session_id: &str) -> Option<Location> {
+        self.usable().ok()?;
+        let owner = self.inner.routes.owner(session_id)?;
+        if self.is_me(&owner) {
+            return Some(Location::Local);
+        }
+        self.inner
+            .routes
+            .live_member(&owner, self.inner.member.heartbeat_timeout)
+            .map(Location::Remote)
     }
 
     /// [`locate_session`](Self::locate_session) of an execution's session.
@@ -754,6 +780,7 @@ impl VmSystem {
             self.inner.sessions.write().remove(&session.id);
             return Err(e);
         }
+        self.inner.remember_owner(&session.id, &owner.instance);
         let started = self
             .start(&session, &detail, &live, watcher)
             .and_then(|()| {
@@ -1579,6 +1606,27 @@ impl Inner {
         }
         pg.write_deferred();
         let _ = self.reap_if_healthy();
+        // Fresh routes for the next second (see `routes`).
+        let _ = self.read_members();
+    }
+
+    /// Keeps a session's owner in the routes (a shared store's: on SQLite every session
+    /// is this instance's).
+    fn remember_owner(&self, session_id: &str, owner: &str) {
+        if self.store.shared().is_some() {
+            self.routes.remember_owner(session_id, owner);
+        }
+    }
+
+    /// The members of a shared store, kept as this instance's routes too; `None` on
+    /// SQLite.
+    fn read_members(&self) -> Result<Option<Vec<DaemonInfo>>> {
+        let Some(aged) = self.store.members(self.member.heartbeat_timeout)? else {
+            return Ok(None);
+        };
+        let members = aged.iter().map(|(m, _)| m.clone()).collect();
+        self.routes.set_members(aged);
+        Ok(Some(members))
     }
 
     /// Reaps dead members, once this member's own heartbeats have run a full timeout

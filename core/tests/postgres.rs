@@ -242,7 +242,13 @@ fn members_placement_and_location() {
     // A closed session on b makes room there.
     b.close_session(&on_b.id).unwrap();
     assert!(matches!(a.place_session().unwrap(), Placement::Remote(_)));
-    assert_eq!(a.locate_session(&on_b.id).unwrap(), Location::Local);
+    // a knows b built it and b is alive: b answers for it (SESSION_NOT_READY) without a
+    // store round trip. An instance that never looked it up finds it closed: local.
+    assert!(
+        matches!(a.locate_session(&on_b.id).unwrap(), Location::Remote(d) if d.id == b.daemon_id())
+    );
+    let c = open(&url, OpenOptions::default());
+    assert_eq!(c.locate_session(&on_b.id).unwrap(), Location::Local);
 }
 
 /// Inserts a member that stopped a minute ago, with `sessions` live sessions each running

@@ -361,8 +361,21 @@ pub async fn decide(State(state): State<AppState>, req: Request, next: Next) -> 
     } else {
         (req, None)
     };
-    let vm = state.vm.clone();
-    let owner = blocking(move || owner_of(&vm, target, body_session)).await;
+    // A session whose owner the core already knows is routed without waiting for the
+    // store (and without a blocking thread); anything else asks it.
+    let known = match &target {
+        Target::SessionInBody => body_session.as_deref(),
+        Target::Session(id) => Some(id.as_str()),
+        _ => None,
+    }
+    .and_then(|id| state.vm.locate_session_known(id));
+    let owner = match known {
+        Some(location) => Ok(owner_at(remote(Ok(location)))),
+        None => {
+            let vm = state.vm.clone();
+            blocking(move || owner_of(&vm, target, body_session)).await
+        }
+    };
     match owner {
         Ok(Some(owner)) => forwarder.forward(req, &owner).await,
         Ok(None) => next.run(req).await,
@@ -393,7 +406,11 @@ fn owner_of(
                 .is_ok_and(|e| e.status == ExecutionStatus::Running)
         }),
     };
-    Ok(remote.and_then(|d| d.advertise_url.map(|url| Owner { id: d.id, url })))
+    Ok(owner_at(remote))
+}
+
+fn owner_at(member: Option<DaemonInfo>) -> Option<Owner> {
+    member.and_then(|d| d.advertise_url.map(|url| Owner { id: d.id, url }))
 }
 
 fn remote(location: vm_system::Result<Location>) -> Option<DaemonInfo> {

@@ -103,8 +103,9 @@ impl Store {
         }
     }
 
-    /// The members of a shared store (none for SQLite, whose one member is the caller).
-    pub fn members(&self, timeout: Duration) -> Result<Option<Vec<DaemonInfo>>> {
+    /// The members of a shared store, each with the age of its heartbeat (none for
+    /// SQLite, whose one member is the caller).
+    pub fn members(&self, timeout: Duration) -> Result<Option<Vec<(DaemonInfo, Duration)>>> {
         match self {
             Store::Sqlite(_) => Ok(None),
             Store::Postgres(pg) => pg.members(timeout).map(Some),

@@ -77,6 +77,12 @@ impl PgCluster {
                 "UTF8",
             ],
         );
+        // In the configuration file rather than on the command line, so that a benchmark
+        // can turn it on (`ALTER SYSTEM`, a reload) for durable commits.
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
+        text.push_str("\nfsync = off\n");
+        std::fs::write(&conf, text).expect("write postgresql.conf");
         cluster.pg_ctl("start");
         cluster.watch_this_process();
         cluster
@@ -214,7 +220,7 @@ impl PgCluster {
         let data = self.data_dir();
         let log = self.dir.join("server.log");
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
             self.port,
             self.dir.display()
         );

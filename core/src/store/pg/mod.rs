@@ -662,8 +662,9 @@ impl PgStore {
         })
     }
 
-    /// The members that are not reaped, oldest first, `alive` by `timeout`.
-    pub fn members(&self, timeout: Duration) -> Result<Vec<DaemonInfo>> {
+    /// The members that are not reaped, oldest first, `alive` by `timeout`, each with the
+    /// age of its heartbeat (in the server's clock).
+    pub fn members(&self, timeout: Duration) -> Result<Vec<(DaemonInfo, Duration)>> {
         let secs = timeout.as_secs_f64();
         self.read(|db| {
             let rows = db.query(
@@ -674,20 +675,25 @@ impl PgStore {
                         d.capacity,
                         (SELECT count(*) FROM sessions s WHERE s.owner_instance = d.id
                             AND s.status IN ('starting', 'ready')),
-                        d.last_heartbeat > now() - make_interval(secs => $1)
+                        d.last_heartbeat > now() - make_interval(secs => $1),
+                        GREATEST(EXTRACT(EPOCH FROM now() - d.last_heartbeat), 0)::float8
                      FROM daemons d WHERE d.reaped_at IS NULL ORDER BY d.started_at, d.id",
                 &[&secs],
             )?;
             Ok(rows
                 .iter()
-                .map(|r| DaemonInfo {
-                    id: r.get(0),
-                    advertise_url: r.get(1),
-                    started_at: r.get(2),
-                    last_heartbeat: r.get(3),
-                    capacity: r.get::<_, Option<i32>>(4).map(|c| c.max(0) as u32),
-                    live_sessions: r.get::<_, i64>(5).max(0) as u32,
-                    alive: r.get(6),
+                .map(|r| {
+                    let member = DaemonInfo {
+                        id: r.get(0),
+                        advertise_url: r.get(1),
+                        started_at: r.get(2),
+                        last_heartbeat: r.get(3),
+                        capacity: r.get::<_, Option<i32>>(4).map(|c| c.max(0) as u32),
+                        live_sessions: r.get::<_, i64>(5).max(0) as u32,
+                        alive: r.get(6),
+                    };
+                    let age = Duration::try_from_secs_f64(r.get(7)).unwrap_or(Duration::MAX);
+                    (member, age)
                 })
                 .collect())
         })
