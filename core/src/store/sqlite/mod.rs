@@ -1,8 +1,10 @@
 //! The SQLite engine. One writer connection behind a mutex, held only for the length of a
-//! short transaction and never while JavaScript runs; on a file, reads use a small pool of
-//! their own connections (WAL lets them read while a commit goes on), and a checkpointer
-//! thread keeps the WAL bounded.
+//! short transaction and never while JavaScript runs; execution records that many
+//! sessions flush at once share one transaction (`group`); on a file, reads use a small
+//! pool of their own connections (WAL lets them read while a commit goes on), and a
+//! checkpointer thread keeps the WAL bounded.
 
+mod group;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::Value;
 
+use self::group::{Flush, FlushText, GroupCommit, Outcome};
 use super::{
     event_type_code, event_type_from_code, from_json, to_json, NameTable, Owner, PendingEvent,
 };
@@ -31,6 +34,8 @@ pub(crate) struct SqliteStore {
     _checkpointer: Option<Checkpointer>,
     readers: Option<ReadPool>,
     writer: Arc<Mutex<Connection>>,
+    /// Execution flushes arriving together, committed in one transaction.
+    group: GroupCommit,
 }
 
 /// Connections that only read, reused across calls. A reader never takes the writer's
@@ -266,6 +271,7 @@ impl SqliteStore {
                 idle: Mutex::new(Vec::new()),
             }),
             writer,
+            group: GroupCommit::default(),
         })
     }
 
@@ -275,6 +281,7 @@ impl SqliteStore {
             _checkpointer: None,
             readers: None,
             writer: Arc::new(Mutex::new(conn)),
+            group: GroupCommit::default(),
         })
     }
 
@@ -580,83 +587,34 @@ impl SqliteStore {
 
     // ---- executions and events ----
 
-    /// Runs `f` in one immediate transaction on the writer whose BEGIN and COMMIT
-    /// statements are cached: the path every execution takes.
-    fn write_hot<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.writer.lock();
-        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        match f(&conn).and_then(|out| {
-            conn.prepare_cached("COMMIT")?.execute([])?;
-            Ok(out)
-        }) {
-            Ok(out) => Ok(out),
-            Err(e) => {
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                Err(e)
-            }
-        }
-    }
-
     /// Stores new events and the execution's current record in one transaction. The row is
     /// inserted on the first flush (`key` is `None`; it becomes the row's integer key) and
-    /// updated after. Text is made before the writer's mutex is taken, so the time other
-    /// sessions' commits wait is the statements and the WAL write alone.
+    /// updated after. Text is made before any lock is taken, so the time other sessions'
+    /// commits wait is the statements and the WAL write alone; flushes of other sessions
+    /// arriving meanwhile share the transaction (see `group`).
     pub fn flush_execution(
         &self,
         exec: &Execution,
         key: &mut Option<i64>,
         events: &[PendingEvent],
     ) -> Result<()> {
-        let result = exec.result.as_ref().map(Value::to_string);
-        let metrics = to_json(&exec.metrics);
-        let first = match key {
-            None => Some((exec.args.to_string(), exec.env.to_string())),
-            Some(_) => None,
+        let text = FlushText {
+            result: exec.result.as_ref().map(Value::to_string),
+            metrics: to_json(&exec.metrics),
+            first: match key {
+                None => Some((exec.args.to_string(), exec.env.to_string())),
+                Some(_) => None,
+            },
         };
-        let n = self.write_hot(|tx| {
-            let n = match (*key, &first) {
-                (Some(n), _) => {
-                    tx.prepare_cached(
-                        "UPDATE executions SET status = ?2, ended_at = ?3, result = ?4, error = ?5, metrics = ?6 WHERE n = ?1",
-                    )?
-                    .execute(params![n, exec.status.as_str(), exec.ended_at, result, exec.error, metrics])?;
-                    n
-                }
-                (None, Some((args, env))) => {
-                    tx.prepare_cached(
-                        "INSERT INTO executions (id, session_id, kind, input, path, args, env, status, started_at,
-                            ended_at, result, error, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                    )?
-                    .execute(params![
-                        exec.id, exec.session_id, exec.kind.as_str(), exec.input, exec.path,
-                        args, env, exec.status.as_str(), exec.started_at,
-                        exec.ended_at, result, exec.error, metrics
-                    ])?;
-                    tx.last_insert_rowid()
-                }
-                (None, None) => unreachable!("args are made for a first flush"),
-            };
-            // Many rows per statement: a console flood commits thousands of events at once.
-            let mut chunks = events.chunks_exact(EVENT_BATCH);
-            if events.len() >= EVENT_BATCH {
-                let mut insert = tx.prepare_cached(&insert_events_sql(EVENT_BATCH))?;
-                for chunk in chunks.by_ref() {
-                    bind_events(&mut insert, n, chunk)?;
-                    insert.raw_execute()?;
-                }
-            }
-            let rest = chunks.remainder();
-            if !rest.is_empty() {
-                let mut insert = tx.prepare_cached(&insert_events_sql(1))?;
-                for event in rest {
-                    bind_events(&mut insert, n, std::slice::from_ref(event))?;
-                    insert.raw_execute()?;
-                }
-            }
-            Ok(n)
-        })?;
+        let flush = Flush {
+            exec,
+            key: *key,
+            events,
+            text: &text,
+        };
+        let n = self
+            .group
+            .commit(flush, |batch| commit_batch(&self.writer.lock(), batch))?;
         *key = Some(n);
         Ok(())
     }
@@ -748,6 +706,97 @@ impl SqliteStore {
             Ok(())
         })
     }
+}
+
+/// Commits a batch of flushes in one immediate transaction and gives each its outcome. If
+/// anything fails, the whole transaction is rolled back and each flush is redone alone, so
+/// an error reaches only the flushes it belongs to.
+fn commit_batch(conn: &Connection, batch: &[Flush<'_>]) -> Vec<Outcome> {
+    if let [only] = batch {
+        return vec![transaction(conn, |c| apply_flush(c, only))];
+    }
+    let together = transaction(conn, |c| {
+        batch
+            .iter()
+            .map(|flush| apply_flush(c, flush))
+            .collect::<Result<Vec<i64>>>()
+    });
+    match together {
+        Ok(keys) => keys.into_iter().map(Ok).collect(),
+        Err(_) => batch
+            .iter()
+            .map(|flush| transaction(conn, |c| apply_flush(c, flush)))
+            .collect(),
+    }
+}
+
+/// Runs `f` in one immediate transaction whose BEGIN and COMMIT statements are cached (the
+/// path every execution takes), rolled back if anything fails.
+fn transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+    match f(conn).and_then(|out| {
+        conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(out)
+    }) {
+        Ok(out) => Ok(out),
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The statements of one flush: the record inserted (first flush) or updated, then the
+/// events. Returns the record's integer key.
+fn apply_flush(tx: &Connection, flush: &Flush<'_>) -> Result<i64> {
+    let (exec, text) = (flush.exec, flush.text);
+    let n = match (flush.key, &text.first) {
+        (Some(n), _) => {
+            tx.prepare_cached(
+                "UPDATE executions SET status = ?2, ended_at = ?3, result = ?4, error = ?5, metrics = ?6 WHERE n = ?1",
+            )?
+            .execute(params![n, exec.status.as_str(), exec.ended_at, text.result, exec.error, text.metrics])?;
+            n
+        }
+        (None, Some((args, env))) => {
+            tx.prepare_cached(
+                "INSERT INTO executions (id, session_id, kind, input, path, args, env, status, started_at,
+                    ended_at, result, error, metrics) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                exec.id, exec.session_id, exec.kind.as_str(), exec.input, exec.path,
+                args, env, exec.status.as_str(), exec.started_at,
+                exec.ended_at, text.result, exec.error, text.metrics
+            ])?;
+            tx.last_insert_rowid()
+        }
+        (None, None) => {
+            return Err(Error::internal(
+                "the first flush of an execution came without its args",
+            ))
+        }
+    };
+    // Many rows per statement: a console flood commits thousands of events at once.
+    let events = flush.events;
+    let mut chunks = events.chunks_exact(EVENT_BATCH);
+    if events.len() >= EVENT_BATCH {
+        let mut insert = tx.prepare_cached(&insert_events_sql(EVENT_BATCH))?;
+        for chunk in chunks.by_ref() {
+            bind_events(&mut insert, n, chunk)?;
+            insert.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut insert = tx.prepare_cached(&insert_events_sql(1))?;
+        for event in rest {
+            bind_events(&mut insert, n, std::slice::from_ref(event))?;
+            insert.raw_execute()?;
+        }
+    }
+    Ok(n)
 }
 
 /// Events inserted by one statement when many are pending.
@@ -895,3 +944,6 @@ fn touch(c: &Connection, id: &str, now: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
