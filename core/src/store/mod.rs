@@ -35,7 +35,7 @@ pub(crate) struct Owner {
 
 /// An event waiting to be committed: what the table stores, nothing more (no copy of the
 /// execution id, no parsed payload).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PendingEvent {
     pub seq: u64,
     /// Milliseconds since the Unix epoch.

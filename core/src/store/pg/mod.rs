@@ -426,7 +426,7 @@ impl PgStore {
                 deferred.push(Deferred {
                     exec: exec.clone(),
                     key: *key,
-                    events: events.iter().map(copy_event).collect(),
+                    events: events.to_vec(),
                 });
                 Err(Error::StoreUnavailable(format!(
                     "{message}; the execution's end will be written when PostgreSQL is back"
@@ -757,15 +757,6 @@ impl PgStore {
             }
             Ok(reaped)
         })
-    }
-}
-
-fn copy_event(e: &PendingEvent) -> PendingEvent {
-    PendingEvent {
-        seq: e.seq,
-        ts_ms: e.ts_ms,
-        event_type: e.event_type,
-        payload: e.payload.clone(),
     }
 }
 

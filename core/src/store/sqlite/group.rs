@@ -102,7 +102,7 @@ impl GroupCommit {
             ticket,
             exec: mine.exec.clone(),
             key: mine.key,
-            events: mine.events.iter().map(copy_event).collect(),
+            events: mine.events.to_vec(),
             text: FlushText {
                 result: mine.text.result.clone(),
                 metrics: mine.text.metrics.clone(),
@@ -190,14 +190,5 @@ impl Drop for Release<'_> {
         }
         drop(state);
         self.group.ended.notify_all();
-    }
-}
-
-fn copy_event(e: &PendingEvent) -> PendingEvent {
-    PendingEvent {
-        seq: e.seq,
-        ts_ms: e.ts_ms,
-        event_type: e.event_type,
-        payload: e.payload.clone(),
     }
 }
