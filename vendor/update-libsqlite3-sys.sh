@@ -17,7 +17,9 @@ rm -rf "$out"
 mkdir -p "$out/sqlite3"
 cp "$pristine"/{Cargo.toml,build.rs,LICENSE,README.md,wrapper.h,wrapper_ext.h} "$out/"
 cp -r "$pristine/src" "$pristine/bindgen-bindings" "$out/"
-cp "$pristine"/sqlite3/{sqlite3.c,sqlite3.h,sqlite3ext.h,bindgen_bundled_version.rs,bindgen_bundled_version_ext.rs} "$out/sqlite3/"
+# wasm32-wasi-vfs.c is not compiled here, but build.rs names it in `rerun-if-changed`: were
+# it missing, cargo would rebuild SQLite (and everything above it) on every invocation.
+cp "$pristine"/sqlite3/{sqlite3.c,sqlite3.h,sqlite3ext.h,bindgen_bundled_version.rs,bindgen_bundled_version_ext.rs,wasm32-wasi-vfs.c} "$out/sqlite3/"
 (cd "$out" && patch -p1 --no-backup-if-mismatch < "$here/libsqlite3-sys.patch")
 rm -rf "$work"
 echo "vendor/libsqlite3-sys is libsqlite3-sys $version with vendor/libsqlite3-sys.patch applied"
