@@ -732,3 +732,77 @@ fn lone_surrogates_are_stored_as_replacement_characters() {
     let exec = vm.repl(&sid, "throw 'str\\uDBFF'").unwrap();
     assert_eq!(exception(&vm, &exec)["message"], "Uncaught str\u{FFFD}");
 }
+
+// ---- value description of primitives ----
+
+#[test]
+fn primitive_results_are_described_as_string_and_json_stringify_give_them() {
+    let (vm, sid, _t) = session();
+    // Small integers take the host's shortcut; the others go through the engine: both
+    // must read the same.
+    let cases = [
+        ("1+1", json!({"type": "number", "preview": "2", "json": 2})),
+        ("-5", json!({"type": "number", "preview": "-5", "json": -5})),
+        ("-0", json!({"type": "number", "preview": "0", "json": 0})),
+        ("4/2", json!({"type": "number", "preview": "2", "json": 2})),
+        (
+            "2**31",
+            json!({"type": "number", "preview": "2147483648", "json": 2147483648u64}),
+        ),
+        (
+            "-(2**31)",
+            json!({"type": "number", "preview": "-2147483648", "json": -2147483648i64}),
+        ),
+        (
+            "0.1+0.2",
+            json!({"type": "number", "preview": "0.30000000000000004", "json": 0.30000000000000004}),
+        ),
+        (
+            "1e21",
+            json!({"type": "number", "preview": "1e+21", "json": 1e21}),
+        ),
+        (
+            "NaN",
+            json!({"type": "number", "preview": "NaN", "json": null}),
+        ),
+        (
+            "-Infinity",
+            json!({"type": "number", "preview": "-Infinity", "json": null}),
+        ),
+        (
+            "true",
+            json!({"type": "boolean", "preview": "true", "json": true}),
+        ),
+        (
+            "1 > 2",
+            json!({"type": "boolean", "preview": "false", "json": false}),
+        ),
+        (
+            "null",
+            json!({"type": "null", "preview": "null", "json": null}),
+        ),
+        (
+            "undefined",
+            json!({"type": "undefined", "preview": "undefined"}),
+        ),
+        (
+            "void 0",
+            json!({"type": "undefined", "preview": "undefined"}),
+        ),
+        ("10n", json!({"type": "bigint", "preview": "10"})),
+        (
+            "'x'",
+            json!({"type": "string", "preview": "x", "json": "x"}),
+        ),
+    ];
+    for (code, expected) in cases {
+        let exec = ok(&vm, &sid, code);
+        assert_eq!(exec.result.clone().unwrap(), expected, "{code}");
+        let value_events: Vec<Event> = events(&vm, &exec)
+            .into_iter()
+            .filter(|e| e.event_type == EventType::Value)
+            .collect();
+        assert_eq!(value_events.len(), 1, "{code}");
+        assert_eq!(value_events[0].payload, expected, "{code}");
+    }
+}

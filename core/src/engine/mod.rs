@@ -582,6 +582,20 @@ impl Engine {
         value: Value<'js>,
     ) -> Outcome {
         let kind = value::classify(ctx, &value);
+        if let Some((preview, json)) = value::simple_primitive(&value) {
+            // The common results (`1+1`, a flag, nothing): no call into the prelude, no
+            // JSON text to parse back.
+            let mut payload = Map::new();
+            payload.insert("type".into(), Json::String(kind.to_string()));
+            payload.insert("preview".into(), Json::String(preview));
+            if let Some(json) = json {
+                payload.insert("json".into(), json);
+            }
+            return match run.guard.stopped() {
+                Some(reason) => Outcome::Stopped(reason),
+                None => Outcome::Value(Json::Object(payload)),
+            };
+        }
         let preview = match value::string_lossy(ctx, &value) {
             Some(text) => text,
             None => {

@@ -59,6 +59,25 @@ pub(crate) fn classify(ctx: &Ctx<'_>, v: &Value<'_>) -> &'static str {
     }
 }
 
+/// The preview and JSON of a primitive the host can write without the engine: an integer,
+/// `true`/`false`, `null` and `undefined` (what `String(v)` and `JSON.stringify(v)` give;
+/// `undefined` has no JSON). `None` for anything else.
+pub(crate) fn simple_primitive(v: &Value<'_>) -> Option<(String, Option<Json>)> {
+    if let Some(i) = v.as_int() {
+        return Some((i.to_string(), Some(Json::from(i))));
+    }
+    if let Some(b) = v.as_bool() {
+        return Some((b.to_string(), Some(Json::Bool(b))));
+    }
+    if v.is_null() {
+        return Some(("null".to_string(), Some(Json::Null)));
+    }
+    if v.is_undefined() {
+        return Some(("undefined".to_string(), None));
+    }
+    None
+}
+
 /// Whether `v` is an Error object (by internal class, whatever its prototype says).
 pub(crate) fn is_error(v: &Value<'_>) -> bool {
     // SAFETY: a class check; runs no JavaScript.
