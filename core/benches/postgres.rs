@@ -10,47 +10,14 @@
 
 #[path = "../tests/common/postgres.rs"]
 mod cluster;
-
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
-use vm_system::VmSystem;
-
-/// Executions per second with `threads` sessions running at once for `seconds`.
-fn throughput(vm: &VmSystem, worktree: &str, threads: usize, seconds: f64) -> f64 {
-    let t = vm.create_template("bench", "quickjs").unwrap();
-    let sessions: Vec<String> = (0..threads)
-        .map(|_| vm.create_session(&t.id, "bench", "0", worktree).unwrap().id)
-        .collect();
-    for s in &sessions {
-        for _ in 0..100 {
-            vm.repl(s, "1+1").unwrap();
-        }
-    }
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for s in &sessions {
-            let (stop, done) = (&stop, &done);
-            scope.spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    vm.repl(s, "1+1").unwrap();
-                    n += 1;
-                }
-                done.fetch_add(n, Ordering::Relaxed);
-            });
-        }
-        std::thread::sleep(Duration::from_secs_f64(seconds));
-        stop.store(true, Ordering::Relaxed);
-    });
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    for s in &sessions {
-        vm.close_session(s).unwrap();
-    }
-    rate
+mod common {
+    pub mod throughput;
 }
+
+use std::time::Instant;
+
+use common::throughput::throughput;
+use vm_system::VmSystem;
 
 /// Mean microseconds of one recorded `repl("1+1")` on one thread.
 fn round_trip_us(vm: &VmSystem, worktree: &str, runs: u32) -> f64 {
@@ -75,7 +42,7 @@ fn writers(pg: &VmSystem, worktree: &str, seconds: f64, label: &str) {
     );
     let mut base = 0.0;
     for threads in [1, 2, 4] {
-        let rate = throughput(pg, worktree, threads, seconds);
+        let rate = throughput(pg, worktree, threads, seconds, 100);
         if threads == 1 {
             base = rate;
         }

@@ -2,52 +2,19 @@
 //! a SQLite file and in memory, with the largest `-wal` size seen on the file.
 //! Run with `cargo bench -p vm-system --bench threads` (optionally `-- SECONDS`).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+mod common {
+    pub mod throughput;
+}
 
+use std::path::{Path, PathBuf};
+
+use common::throughput::throughput;
 use vm_system::VmSystem;
 
 fn wal_bytes(db: &Path) -> u64 {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
     std::fs::metadata(PathBuf::from(name)).map_or(0, |m| m.len())
-}
-
-/// Executions per second with `threads` sessions running at once for `seconds`.
-fn throughput(vm: &VmSystem, worktree: &str, threads: usize, seconds: f64) -> f64 {
-    let t = vm.create_template("threads", "quickjs").unwrap();
-    let sessions: Vec<String> = (0..threads)
-        .map(|_| vm.create_session(&t.id, "bench", "0", worktree).unwrap().id)
-        .collect();
-    for s in &sessions {
-        for _ in 0..200 {
-            vm.repl(s, "1+1").unwrap();
-        }
-    }
-    let stop = AtomicBool::new(false);
-    let done = AtomicU64::new(0);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for s in &sessions {
-            let (stop, done) = (&stop, &done);
-            scope.spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    vm.repl(s, "1+1").unwrap();
-                    n += 1;
-                }
-                done.fetch_add(n, Ordering::Relaxed);
-            });
-        }
-        std::thread::sleep(Duration::from_secs_f64(seconds));
-        stop.store(true, Ordering::Relaxed);
-    });
-    let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-    for s in &sessions {
-        vm.close_session(s).unwrap();
-    }
-    rate
 }
 
 fn main() {
@@ -66,7 +33,7 @@ fn main() {
     for (name, vm) in [("file", &file), ("memory", &memory)] {
         let mut base = 0.0;
         for threads in [1, 2, 4] {
-            let rate = throughput(vm, &worktree, threads, seconds);
+            let rate = throughput(vm, &worktree, threads, seconds, 200);
             if threads == 1 {
                 base = rate;
             }
