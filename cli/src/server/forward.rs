@@ -528,21 +528,8 @@ mod tests {
     #[test]
     fn streams_the_answer_as_the_owner_writes_it() {
         rt().block_on(async {
-            // The owner writes one chunk, waits, then the next.
-            let app = Router::new().route(
-                "/s",
-                get(|| async {
-                    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
-                    tokio::spawn(async move {
-                        let _ = tx.send(Ok(Bytes::from_static(b"first\n"))).await;
-                        tokio::time::sleep(Duration::from_millis(600)).await;
-                        let _ = tx.send(Ok(Bytes::from_static(b"second\n"))).await;
-                    });
-                    let stream = futures_stream(rx);
-                    Body::from_stream(stream)
-                }),
-            );
-            let url = serve(app).await;
+            let url =
+                streaming_owner(b"first\n", Duration::from_millis(600), Some(b"second\n")).await;
             let f = Forwarder::new("relay", always_alive()).unwrap();
             let started = Instant::now();
             let r = f.forward(get_req("/s"), &owner(&url)).await;
@@ -697,19 +684,7 @@ mod tests {
     fn a_stream_whose_owner_dies_is_cut() {
         rt().block_on(async {
             // The owner sends its head and one chunk, then goes silent for good.
-            let app = Router::new().route(
-                "/s",
-                get(|| async {
-                    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
-                    tokio::spawn(async move {
-                        let _ = tx.send(Ok(Bytes::from_static(b"event\n"))).await;
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
-                        drop(tx);
-                    });
-                    Body::from_stream(futures_stream(rx))
-                }),
-            );
-            let url = serve(app).await;
+            let url = streaming_owner(b"event\n", Duration::from_secs(3600), None).await;
             let dead = Arc::new(Mutex::new(false));
             let d = dead.clone();
             let alive: Liveness = Arc::new(move |_| Ok(!*d.lock().unwrap()));
@@ -837,6 +812,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An owner answering `GET /s` with a streamed body: `first`, then after `pause`,
+    /// `second` (if any) and the end.
+    async fn streaming_owner(
+        first: &'static [u8],
+        pause: Duration,
+        second: Option<&'static [u8]>,
+    ) -> String {
+        let app = Router::new().route(
+            "/s",
+            get(move || async move {
+                let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, BoxError>>(4);
+                tokio::spawn(async move {
+                    let _ = tx.send(Ok(Bytes::from_static(first))).await;
+                    tokio::time::sleep(pause).await;
+                    if let Some(second) = second {
+                        let _ = tx.send(Ok(Bytes::from_static(second))).await;
+                    }
+                });
+                Body::from_stream(futures_stream(rx))
+            }),
+        );
+        serve(app).await
     }
 
     /// A receiver as a `Stream` of body chunks.
