@@ -6,6 +6,7 @@
 
 mod group;
 mod schema;
+mod wal_writes;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -196,13 +197,15 @@ impl Drop for Checkpointer {
 }
 
 /// Opens a connection on a path as a plain file name (no `file:` URIs).
+/// Through the VFS that writes a commit's WAL frames with one system call (`wal_writes`).
 fn open_connection(path: &Path) -> Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    match wal_writes::vfs_name() {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs),
+        None => Connection::open_with_flags(path, flags),
+    }
     .map_err(|e| Error::validation(format!("cannot open database {}: {e}", path.display())))
 }
 
