@@ -10,12 +10,15 @@
 //! file yet. Anything that looks at the file (a read, a sync, its size, a truncation, a
 //! file control, closing it) and any write that is not contiguous first writes what is
 //! gathered. A process killed with bytes gathered loses only a commit that was never
-//! published, as a kill between SQLite's own writes would. Database files, and every other
-//! call, go to the default VFS unchanged.
+//! published, as a kill between SQLite's own writes would. Frames of a transaction that
+//! was rolled back may still be gathered when it ends (SQLite writes a large transaction's
+//! overflow to the WAL before its commit): they are dropped when the WAL write lock is
+//! taken or released, never written later over frames another writer has committed since.
+//! Database files, and every other call, go to the default VFS unchanged.
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use rusqlite::ffi;
 
@@ -60,19 +63,29 @@ pub(super) fn vfs_name() -> Option<&'static str> {
 }
 
 /// Our file object: SQLite's base (which must come first), the default VFS's file object
-/// (which follows ours in the same allocation) and, for a WAL file, the gathered bytes.
+/// (which follows ours in the same allocation) and, for a WAL file, the gathered bytes; a
+/// database file points at its WAL's, to drop what a rolled-back transaction left.
 #[repr(C)]
 struct File {
     base: ffi::sqlite3_file,
     real: *mut ffi::sqlite3_file,
     wal: *mut Gathered,
+    /// For a main database file: the gathered bytes of its connection's WAL, if open.
+    its_wal: *mut Gathered,
 }
+
+/// The index of the WAL write lock among the shared-memory locks (`WAL_WRITE_LOCK`).
+const WAL_WRITE_LOCK: c_int = 0;
+
+/// Open main database files by the address of the name SQLite gave `xOpen`, so the WAL
+/// opened for one (whose name `sqlite3_filename_database` maps back to that address) can
+/// be linked to it.
+static DATABASES: Mutex<Vec<(usize, usize)>> = Mutex::new(Vec::new());
 
 /// `File`'s size rounded up so the default VFS's object after it is 8-byte aligned.
 const FILE_SIZE: usize = std::mem::size_of::<File>().next_multiple_of(8);
 
 /// Appends to a WAL not yet written.
-#[derive(Default)]
 struct Gathered {
     bytes: Vec<u8>,
     /// Offset of `bytes[0]` in the file.
@@ -81,6 +94,20 @@ struct Gathered {
     commit_at: Option<i64>,
     /// The database's page size, read from the WAL header once.
     page_size: Option<i64>,
+    /// The database file linked to this WAL (its `its_wal` points here), if any.
+    database: *mut File,
+}
+
+impl Default for Gathered {
+    fn default() -> Self {
+        Gathered {
+            bytes: Vec::new(),
+            start: 0,
+            commit_at: None,
+            page_size: None,
+            database: ptr::null_mut(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +139,7 @@ unsafe extern "C" fn open(
         (*f).base.pMethods = ptr::null();
         (*f).real = real;
         (*f).wal = ptr::null_mut();
+        (*f).its_wal = ptr::null_mut();
         (*real).pMethods = ptr::null();
         let inner = real_vfs(vfs);
         let rc = match (*inner).xOpen {
@@ -122,7 +150,23 @@ unsafe extern "C" fn open(
         if !(*real).pMethods.is_null() {
             (*f).base.pMethods = &METHODS;
             if rc == ffi::SQLITE_OK && flags & ffi::SQLITE_OPEN_WAL != 0 {
-                (*f).wal = Box::into_raw(Box::default());
+                let wal: *mut Gathered = Box::into_raw(Box::default());
+                (*f).wal = wal;
+                let database = ffi::sqlite3_filename_database(name) as usize;
+                let databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(&(_, db)) = databases.iter().find(|(n, _)| *n == database) {
+                    let db = db as *mut File;
+                    (*db).its_wal = wal;
+                    (*wal).database = db;
+                }
+            } else if rc == ffi::SQLITE_OK
+                && flags & ffi::SQLITE_OPEN_MAIN_DB != 0
+                && !name.is_null()
+            {
+                DATABASES
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((name as usize, f as usize));
             }
         }
         rc
@@ -281,9 +325,20 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
         let rc = methods.xClose.map_or(ffi::SQLITE_OK, |x| x(real));
         let f = file.cast::<File>();
         if !(*f).wal.is_null() {
-            drop(Box::from_raw((*f).wal));
+            let wal = Box::from_raw((*f).wal);
+            if !wal.database.is_null() {
+                (*wal.database).its_wal = ptr::null_mut();
+            }
             (*f).wal = ptr::null_mut();
         }
+        if !(*f).its_wal.is_null() {
+            (*(*f).its_wal).database = ptr::null_mut();
+            (*f).its_wal = ptr::null_mut();
+        }
+        DATABASES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&(_, db)| db != f as usize);
         if written != ffi::SQLITE_OK {
             written
         } else {
@@ -411,12 +466,28 @@ unsafe extern "C" fn shm_map(
     ))
 }
 
+/// Drops gathered frames when the WAL write lock is taken or released: a transaction's
+/// commit frame has been written by then, so what is left belongs to one that was rolled
+/// back.
+unsafe fn drop_leftovers(file: *mut ffi::sqlite3_file, offset: c_int, flags: c_int) {
+    if offset == WAL_WRITE_LOCK && flags & ffi::SQLITE_SHM_EXCLUSIVE != 0 {
+        unsafe {
+            let wal = (*file.cast::<File>()).its_wal;
+            if !wal.is_null() {
+                (*wal).bytes.clear();
+                (*wal).commit_at = None;
+            }
+        }
+    }
+}
+
 unsafe extern "C" fn shm_lock(
     file: *mut ffi::sqlite3_file,
     offset: c_int,
     n: c_int,
     flags: c_int,
 ) -> c_int {
+    unsafe { drop_leftovers(file, offset, flags) };
     forward!(file, xShmLock, ffi::SQLITE_IOERR_SHMLOCK, |real, x| x(
         real, offset, n, flags
     ))
@@ -608,5 +679,39 @@ mod tests {
         let again = plain(&path);
         assert_eq!(count(&again), 3001);
         assert_eq!(integrity(&again), "ok");
+    }
+
+    #[test]
+    fn what_a_rolled_back_transaction_left_gathered_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("residue.db");
+        let ours = ours(&path);
+        ours.pragma_update(None, "cache_size", 16).unwrap();
+        ours.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        // A transaction large enough to spill frames to the WAL, rolled back: its last
+        // frames (less than one write's worth) stay gathered, never committed.
+        ours.execute_batch("BEGIN").unwrap();
+        for _ in 0..500 {
+            ours.execute("INSERT INTO t (v) VALUES (randomblob(900))", [])
+                .unwrap();
+        }
+        ours.execute_batch("ROLLBACK").unwrap();
+        // Another writer (another process, say) appends where those frames were, and
+        // past them.
+        let other = plain(&path);
+        for _ in 0..1000 {
+            other
+                .execute("INSERT INTO t (v) VALUES (randomblob(900))", [])
+                .unwrap();
+        }
+        // Our next commit must not write the old frames over the other writer's.
+        ours.execute("INSERT INTO t (v) VALUES (x'01')", [])
+            .unwrap();
+        drop(ours);
+        drop(other);
+        let again = plain(&path);
+        assert_eq!(integrity(&again), "ok");
+        assert_eq!(count(&again), 1001);
     }
 }
