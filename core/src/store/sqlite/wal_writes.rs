@@ -573,6 +573,23 @@ mod tests {
         Connection::open(path).unwrap()
     }
 
+    /// Ours, with a page cache so small that a large transaction spills frames to the WAL
+    /// before it ends, on a table of blobs.
+    fn spilling(path: &std::path::Path) -> Connection {
+        let conn = ours(path);
+        conn.pragma_update(None, "cache_size", 16).unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+            .unwrap();
+        conn
+    }
+
+    fn insert_blobs(conn: &Connection, rows: usize, bytes: i64) {
+        for _ in 0..rows {
+            conn.execute("INSERT INTO t (v) VALUES (randomblob(?1))", [bytes])
+                .unwrap();
+        }
+    }
+
     fn count(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap()
@@ -638,20 +655,11 @@ mod tests {
     fn a_large_transaction_is_written_in_parts_and_a_rolled_back_one_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.db");
-        let writer = ours(&path);
-        // A small page cache: a large transaction spills frames to the WAL before it ends.
-        writer.pragma_update(None, "cache_size", 16).unwrap();
-        writer
-            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-            .unwrap();
+        let writer = spilling(&path);
         let reader = plain(&path);
         let before = writes();
         writer.execute_batch("BEGIN").unwrap();
-        for _ in 0..3000 {
-            writer
-                .execute("INSERT INTO t (v) VALUES (randomblob(1000))", [])
-                .unwrap();
-        }
+        insert_blobs(&writer, 3000, 1000);
         assert_eq!(count(&reader), 0, "uncommitted rows were visible");
         writer.execute_batch("COMMIT").unwrap();
         assert!(
@@ -662,11 +670,7 @@ mod tests {
         assert_eq!(count(&reader), 3000);
 
         writer.execute_batch("BEGIN").unwrap();
-        for _ in 0..3000 {
-            writer
-                .execute("INSERT INTO t (v) VALUES (randomblob(1000))", [])
-                .unwrap();
-        }
+        insert_blobs(&writer, 3000, 1000);
         writer.execute_batch("ROLLBACK").unwrap();
         assert_eq!(count(&reader), 3000);
         writer
@@ -685,26 +689,16 @@ mod tests {
     fn what_a_rolled_back_transaction_left_gathered_is_never_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("residue.db");
-        let ours = ours(&path);
-        ours.pragma_update(None, "cache_size", 16).unwrap();
-        ours.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
-            .unwrap();
+        let ours = spilling(&path);
         // A transaction large enough to spill frames to the WAL, rolled back: its last
         // frames (less than one write's worth) stay gathered, never committed.
         ours.execute_batch("BEGIN").unwrap();
-        for _ in 0..500 {
-            ours.execute("INSERT INTO t (v) VALUES (randomblob(900))", [])
-                .unwrap();
-        }
+        insert_blobs(&ours, 500, 900);
         ours.execute_batch("ROLLBACK").unwrap();
         // Another writer (another process, say) appends where those frames were, and
         // past them.
         let other = plain(&path);
-        for _ in 0..1000 {
-            other
-                .execute("INSERT INTO t (v) VALUES (randomblob(900))", [])
-                .unwrap();
-        }
+        insert_blobs(&other, 1000, 900);
         // Our next commit must not write the old frames over the other writer's.
         ours.execute("INSERT INTO t (v) VALUES (x'01')", [])
             .unwrap();
