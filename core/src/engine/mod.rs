@@ -582,21 +582,38 @@ impl Engine {
         value: Value<'js>,
     ) -> Outcome {
         let kind = value::classify(ctx, &value);
-        if let Some((preview, json)) = value::simple_primitive(&value) {
+        let (preview, json) = match value::simple_primitive(&value) {
             // The common results (`1+1`, a flag, nothing): no call into the prelude, no
             // JSON text to parse back.
-            let mut payload = Map::new();
-            payload.insert("type".into(), Json::String(kind.to_string()));
-            payload.insert("preview".into(), Json::String(preview));
-            if let Some(json) = json {
-                payload.insert("json".into(), json);
-            }
-            return match run.guard.stopped() {
-                Some(reason) => Outcome::Stopped(reason),
-                None => Outcome::Value(Json::Object(payload)),
-            };
+            Some(described) => described,
+            None => match Self::describe_in_engine(ctx, helpers, run, &value, kind) {
+                Ok(described) => described,
+                Err(reason) => return Outcome::Stopped(reason),
+            },
+        };
+        let mut payload = Map::new();
+        payload.insert("type".into(), Json::String(kind.to_string()));
+        payload.insert("preview".into(), Json::String(preview));
+        if let Some(json) = json {
+            payload.insert("json".into(), json);
         }
-        let preview = match value::string_lossy(ctx, &value) {
+        if let Some(reason) = run.guard.stopped() {
+            return Outcome::Stopped(reason);
+        }
+        Outcome::Value(Json::Object(payload))
+    }
+
+    /// The preview (the prelude's `preview`) and JSON (the engine's serialiser) of a value
+    /// that is not a [`value::simple_primitive`]; the stop reason if the run was stopped
+    /// while they ran.
+    fn describe_in_engine<'js>(
+        ctx: &Ctx<'js>,
+        helpers: &Object<'js>,
+        run: &Arc<RunContext>,
+        value: &Value<'js>,
+        kind: &str,
+    ) -> Result<(String, Option<Json>), StopReason> {
+        let preview = match value::string_lossy(ctx, value) {
             Some(text) => text,
             None => {
                 let preview = helpers
@@ -607,31 +624,20 @@ impl Engine {
                     Ok(p) => value::string_lossy(ctx, &p).unwrap_or_else(|| format!("[{kind}]")),
                     Err(_) => {
                         if let Some(reason) = run.guard.stopped() {
-                            return Outcome::Stopped(reason);
+                            return Err(reason);
                         }
                         format!("[{kind}]")
                     }
                 }
             }
         };
-        let mut payload = Map::new();
-        payload.insert("type".into(), Json::String(kind.to_string()));
-        payload.insert("preview".into(), Json::String(preview));
-        if !matches!(kind, "function" | "symbol" | "undefined") {
-            match value::json(ctx, &value) {
-                Ok(Some(parsed)) => {
-                    payload.insert("json".into(), parsed);
-                }
-                Ok(None) => {}
-                Err(()) => {
-                    return Outcome::Stopped(run.guard.stopped().unwrap_or(StopReason::Cancelled))
-                }
-            }
+        if matches!(kind, "function" | "symbol" | "undefined") {
+            return Ok((preview, None));
         }
-        if let Some(reason) = run.guard.stopped() {
-            return Outcome::Stopped(reason);
+        match value::json(ctx, value) {
+            Ok(json) => Ok((preview, json)),
+            Err(()) => Err(run.guard.stopped().unwrap_or(StopReason::Cancelled)),
         }
-        Outcome::Value(Json::Object(payload))
     }
 }
 
